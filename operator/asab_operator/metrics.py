@@ -1,0 +1,12 @@
+"""Prometheus metrics, with conventional names (`asab_operator_*`)."""
+from prometheus_client import Counter, Gauge, Histogram
+
+ADVERTISEMENTS = Gauge("asab_operator_advertisements", "Objects advertised into ZooKeeper, by source kind",
+                       ["source"])
+INVALID_OBJECTS = Gauge("asab_operator_invalid_objects", "Annotated objects not advertised because of bad input",
+                        ["source"])
+ZOOKEEPER_WRITES = Counter("asab_operator_zookeeper_writes_total", "Writes to ZooKeeper, by operation", ["op"])
+ZOOKEEPER_CONNECTED = Gauge("asab_operator_zookeeper_connected", "1 while the ZooKeeper session is connected")
+RECONCILE_SECONDS = Histogram("asab_operator_reconcile_duration_seconds",
+                              "Duration of a full reconcile of /<path>/run")
+ERRORS = Counter("asab_operator_errors_total", "Errors, by kind", ["kind"])

@@ -1,0 +1,90 @@
+"""Wires the parts together and runs them: kopf, the ZooKeeper advertiser, the health endpoint."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import kopf
+from kazoo.client import KazooClient
+from kazoo.retry import KazooRetry
+
+from . import health
+from .config import Config
+from .handlers import REGISTRY, Context
+from .record import Identity
+from .sinks.zookeeper import Advertiser
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(config: Config) -> None:
+    handler = logging.StreamHandler()
+    if config.log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"levelname": "level", "asctime": "time"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level)
+    # kopf and kazoo narrate every event at INFO; keep them to what matters.
+    for noisy in ("kopf", "kazoo"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def resolve_cluster_id() -> str:
+    """The default cluster identity: the UID of the kube-system namespace."""
+    import kubernetes
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    with kubernetes.client.ApiClient() as api:
+        return kubernetes.client.CoreV1Api(api).read_namespace("kube-system").metadata.uid
+
+
+def kopf_settings() -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.posting.level = logging.WARNING   # only the Warning Events we post on purpose
+    settings.watching.reconnect_backoff = 0.5
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 30
+    return settings
+
+
+async def run(config: Config) -> None:
+    cluster_id = config.cluster_id or await asyncio.to_thread(resolve_cluster_id)
+    identity = Identity(cluster_id)
+    log.info("cluster identity %s (node tag %s); advertising under %s", cluster_id, identity.tag, config.run_path)
+
+    client = KazooClient(hosts=config.zookeeper_servers, timeout=config.session_timeout,
+                         connection_retry=KazooRetry(max_tries=-1, max_delay=2))
+    client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
+    advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period)
+    context = Context(identity=identity, advertiser=advertiser)
+
+    def readiness():
+        checks = {"kubernetes_synced": advertiser._kubernetes_synced,
+                  "zookeeper_connected": advertiser._connected}
+        return all(checks.values()), checks
+
+    runner = await health.serve(readiness, config.health_host, config.health_port) \
+        if config.health_port else None
+    advertiser_task = asyncio.create_task(advertiser.run(), name="zookeeper advertiser")
+    try:
+        await kopf.operator(
+            registry=REGISTRY, settings=kopf_settings(), memo=kopf.Memo(context=context),
+            standalone=True, clusterwide=not config.namespaces, namespaces=config.namespaces,
+        )
+    finally:
+        advertiser_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await advertiser_task
+        if runner:
+            await runner.cleanup()
+        # Closing the session removes our ephemeral nodes at once, not after the timeout.
+        await asyncio.to_thread(client.stop)
+        await asyncio.to_thread(client.close)
+        log.info("stopped; ZooKeeper session closed")

@@ -1,0 +1,1 @@
+"""Sinks: the only code that writes to ZooKeeper or Kubernetes."""

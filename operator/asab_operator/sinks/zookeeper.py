@@ -1,0 +1,294 @@
+"""The ZooKeeper sink: keeps the desired advertisements as ephemeral nodes under `/<path>/run`.
+
+One worker task does every write, so incremental changes and full reconciles never
+race. Kazoo's asynchronous calls are pipelined on its one connection, so a batch of
+500 creates costs about one round trip, not 500.
+
+Sessions: ephemeral nodes live as long as the session that made them. After a new
+session (expiry, or the first connect) everything this session wrote is forgotten
+and a full reconcile restores every advertisement, replacing stale nodes that an
+older session of ours still holds.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Hashable, Mapping
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
+                              SessionExpiredError)
+
+from .. import metrics
+from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
+from ..record import Identity, owned_by
+
+log = logging.getLogger(__name__)
+RETRYABLE = (ConnectionLoss, SessionExpiredError)
+
+
+class Advertiser:
+    def __init__(self, client: KazooClient, run_path: str, identity: Identity,
+                 reconcile_period: float = 60.0) -> None:
+        self.client = client
+        self.run_path = run_path.rstrip("/")
+        self.identity = identity
+        self.reconcile_period = reconcile_period
+        self.desired: dict[str, bytes] = {}
+        self._by_source: dict[Hashable, frozenset[str]] = {}
+        self._written: dict[str, bytes] = {}   # confirmed in ZooKeeper in this session
+        self._dirty: set[str] = set()
+        self._full_requested = True
+        self._kubernetes_synced = False
+        self._session_id: int | None = None
+        self._connected = False
+        self._run_path_ready = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- inputs (called from handlers, on the event loop) ---
+
+    def update(self, source: Hashable, adverts: Mapping[str, bytes]) -> None:
+        """Replace what one Kubernetes object contributes; only changed names get work."""
+        previous = self._by_source.get(source, frozenset())
+        if not adverts and not previous:
+            return
+        names = frozenset(adverts)
+        for name in previous - names:
+            self.desired.pop(name, None)
+            self._dirty.add(name)
+        for name, data in adverts.items():
+            if self.desired.get(name) != data:
+                self.desired[name] = data
+                self._dirty.add(name)
+        if names:
+            self._by_source[source] = names
+        else:
+            self._by_source.pop(source, None)
+        metrics.ADVERTISEMENTS.labels(source=_kind_of(source)).set(
+            sum(1 for s in self._by_source if _kind_of(s) == _kind_of(source)))
+        if self._dirty:
+            self._wake.set()
+
+    def kubernetes_synced(self) -> None:
+        """The first complete listing is in: from now on, stale nodes of ours may be deleted."""
+        if not self._kubernetes_synced:
+            self._kubernetes_synced = True
+            self.request_reconcile()
+
+    def request_reconcile(self) -> None:
+        self._full_requested = True
+        self._wake.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._kubernetes_synced and self._connected
+
+    # --- session tracking (kazoo calls the listener from its own thread) ---
+
+    def _on_state(self, state: str) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._state_changed, state)
+
+    def _state_changed(self, state: str) -> None:
+        metrics.ZOOKEEPER_CONNECTED.set(1 if state == KazooState.CONNECTED else 0)
+        if state != KazooState.CONNECTED:
+            self._connected = False
+            if state == KazooState.LOST:
+                self._written.clear()
+            log.warning("ZooKeeper connection %s", state.lower())
+            return
+        self._connected = True
+        session_id = self.client.client_id[0] if self.client.client_id else None
+        if session_id != self._session_id:
+            log.info("ZooKeeper session 0x%x established; restoring every advertisement", session_id or 0)
+            self._session_id = session_id
+            self._written.clear()
+            self._full_requested = True
+        self._dirty.update(self.desired)  # cheap: unchanged names plan to nothing
+        self._wake.set()
+
+    # --- the worker ---
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.client.add_listener(self._on_state)
+        if self.client.connected:
+            self._state_changed(KazooState.CONNECTED)
+        periodic = asyncio.create_task(self._periodic())
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if not self._connected:
+                    continue
+                try:
+                    await self._work()
+                except RETRYABLE as error:
+                    log.warning("ZooKeeper write interrupted (%s); retrying after reconnect",
+                                type(error).__name__)
+                except Exception:
+                    metrics.ERRORS.labels(kind="zookeeper").inc()
+                    log.exception("ZooKeeper sync failed; retrying in 1 s")
+                    await asyncio.sleep(1)
+                    self._full_requested = True
+                    self._wake.set()
+        finally:
+            periodic.cancel()
+            self.client.remove_listener(self._on_state)
+
+    async def _periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_period)
+            self.request_reconcile()
+
+    async def _work(self) -> None:
+        if self._full_requested and self._kubernetes_synced:
+            self._full_requested = False
+            self._dirty.clear()
+            await self._reconcile()
+        elif not self._run_path_ready:
+            # Before the first complete listing: create what we know, delete nothing.
+            await self._ensure_run_path()
+        if self._dirty:
+            names, self._dirty = self._dirty, set()
+            try:
+                await self._apply(incremental_plan(names, self.desired, self._written))
+            except BaseException:
+                self._dirty |= names
+                raise
+
+    async def _ensure_run_path(self) -> None:
+        await asyncio.to_thread(self.client.ensure_path, self.run_path)
+        self._run_path_ready = True
+
+    async def _reconcile(self) -> None:
+        started = time.monotonic()
+        await self._ensure_run_path()
+        session_id = self._session_id or 0
+        observed = await self._list_run()
+        plan = reconcile_plan(self.desired, observed, self.identity, session_id,
+                              allow_delete=self._kubernetes_synced)
+        self._written = dict(plan.in_place)
+        for name in plan.conflicts:
+            metrics.ERRORS.labels(kind="name_conflict").inc()
+            log.error("node %s/%s exists and is not ours; left alone, not advertised", self.run_path, name)
+        await self._apply(plan)
+        metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+        log.debug("reconciled %d nodes: %d writes", len(observed), plan.writes)
+
+    async def _list_run(self) -> dict[str, ObservedNode]:
+        children = await self._call(self.client.get_children_async(self.run_path))
+        results = await asyncio.gather(
+            *(self._call(self.client.get_async(f"{self.run_path}/{name}")) for name in children),
+            return_exceptions=True)
+        observed = {}
+        for name, result in zip(children, results):
+            if isinstance(result, NoNodeError):
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            data, stat = result
+            observed[name] = ObservedNode(data or b"", stat.ephemeralOwner, stat.version)
+        return observed
+
+    async def _apply(self, plan: Plan) -> None:
+        """Issue every write of the plan at once and wait for all of them."""
+        jobs = [self._create(name, data) for name, data in plan.create.items()]
+        jobs += [self._set(name, data) for name, data in plan.update.items()]
+        jobs += [self._replace(name, data) for name, data in plan.replace.items()]
+        jobs += [self._delete(name) for name in plan.delete]
+        if not jobs:
+            return
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        retryable = [e for e in errors if isinstance(e, RETRYABLE)]
+        if retryable:
+            raise retryable[0]
+        for error in errors:
+            metrics.ERRORS.labels(kind="zookeeper").inc()
+            log.error("ZooKeeper write failed: %r", error)
+        if errors:
+            raise errors[0]
+
+    def _path(self, name: str) -> str:
+        return f"{self.run_path}/{name}"
+
+    async def _create(self, name: str, data: bytes) -> None:
+        try:
+            await self._call(self.client.create_async(self._path(name), data, ephemeral=True))
+            metrics.ZOOKEEPER_WRITES.labels(op="create").inc()
+        except NodeExistsError:
+            await self._take_over(name, data)
+            return
+        self._written[name] = data
+
+    async def _take_over(self, name: str, data: bytes) -> None:
+        """A create met an existing node: ours from this session, ours but stale, or foreign."""
+        try:
+            current, stat = await self._call(self.client.get_async(self._path(name)))
+        except NoNodeError:
+            return await self._create(name, data)
+        if stat.ephemeralOwner == self._session_id and owned_by(self.identity, current):
+            if current != data:
+                await self._set(name, data, stat.version)
+            self._written[name] = data
+        elif owned_by(self.identity, current):
+            await self._replace(name, data, stat.version)
+        else:
+            metrics.ERRORS.labels(kind="name_conflict").inc()
+            log.error("node %s exists and is not ours; left alone, not advertised", self._path(name))
+
+    async def _set(self, name: str, data: bytes, version: int = -1) -> None:
+        try:
+            await self._call(self.client.set_async(self._path(name), data, version))
+            metrics.ZOOKEEPER_WRITES.labels(op="set").inc()
+        except NoNodeError:
+            return await self._create(name, data)
+        self._written[name] = data
+
+    async def _replace(self, name: str, data: bytes, version: int = -1) -> None:
+        try:
+            await self._call(self.client.delete_async(self._path(name), version))
+            metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
+        except (NoNodeError, BadVersionError):
+            pass
+        await self._create(name, data)
+
+    async def _delete(self, name: str) -> None:
+        try:
+            await self._call(self.client.delete_async(self._path(name)))
+            metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
+        except NoNodeError:
+            pass
+        self._written.pop(name, None)
+
+    def _call(self, async_result) -> asyncio.Future:
+        """Await a kazoo IAsyncResult: its callback runs on kazoo's thread."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        def resolve(result) -> None:
+            try:
+                value = result.get_nowait()
+            except Exception as error:  # delivered to the awaiting coroutine
+                loop.call_soon_threadsafe(_settle, future, None, error)
+            else:
+                loop.call_soon_threadsafe(_settle, future, value, None)
+
+        async_result.rawlink(resolve)
+        return future
+
+
+def _settle(future: asyncio.Future, value, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _kind_of(source: Hashable) -> str:
+    return source[0] if isinstance(source, tuple) and source else "unknown"

@@ -1,0 +1,1 @@
+"""Sources: Kubernetes objects in, advertisement records out (pure functions)."""

@@ -1,0 +1,86 @@
+"""Pods -> advertisement records. Pure: a Pod body in, records or problems out."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+from .. import annotations as ann
+from ..record import Identity, Owner, asab_time, build_record, encode, node_name
+
+APPCLASS = "KubernetesPod"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one object contributes: node name -> record bytes, or the problems that stop it."""
+    adverts: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    problems: tuple[ann.Problem, ...] = ()
+    annotated: bool = False
+
+
+def is_ready(pod: Mapping) -> bool:
+    """Ready, with an IP, and not on its way out."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    status = pod.get("status") or {}
+    if not status.get("podIP"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in status.get("conditions") or ())
+
+
+def container_ports(pod: Mapping) -> list[dict]:
+    spec = pod.get("spec") or {}
+    return [port for container in spec.get("containers") or ()
+            for port in container.get("ports") or ()]
+
+
+def resolve_port(pod: Mapping, wanted: int | str | None) -> tuple[int | None, ann.Problem | None]:
+    """The port to advertise: a number as given, a port name looked up, or the default."""
+    if isinstance(wanted, int):
+        return wanted, None
+    ports = container_ports(pod)
+    if isinstance(wanted, str):
+        for port in ports:
+            if port.get("name") == wanted:
+                return port["containerPort"], None
+        names = sorted(p["name"] for p in ports if p.get("name"))
+        return None, ann.Problem(ann.PORT, f"no container port is named {wanted!r} "
+                                           f"(named ports: {', '.join(names) or 'none'})")
+    for name in ("http", "web"):
+        for port in ports:
+            if port.get("name") == name:
+                return port["containerPort"], None
+    if len(ports) == 1:
+        return ports[0]["containerPort"], None
+    return None, ann.Problem(ann.PORT, f"not set, and the Pod declares {len(ports)} container ports, "
+                                       "none named 'http' or 'web': set it to a port number or name")
+
+
+def pod_outcome(pod: Mapping, identity: Identity) -> Outcome:
+    """The record this Pod should have in ZooKeeper (none unless annotated and Ready)."""
+    metadata = pod.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    if not ann.is_annotated(annotations):
+        return Outcome()
+    spec, problems = ann.parse_annotations(annotations)
+    if spec is None:
+        return Outcome(problems=problems, annotated=True)
+    port, problem = resolve_port(pod, spec.port)
+    if problem:
+        return Outcome(problems=(problem,), annotated=True)
+    if not is_ready(pod):
+        return Outcome(annotated=True)
+    namespace, name = metadata.get("namespace", ""), metadata["name"]
+    owner = Owner(kind="Pod", namespace=namespace, name=name, uid=metadata.get("uid", ""))
+    status = pod.get("status") or {}
+    record = build_record(
+        identity=identity, owner=owner,
+        host=status["podIP"], port=port, appclass=APPCLASS,
+        service_id=spec.service_id,
+        instance_id=spec.instance_id or name,
+        node_id=spec.node_id or (pod.get("spec") or {}).get("nodeName"),
+        launch_time=asab_time(status.get("startTime") or metadata.get("creationTimestamp")),
+        discovery=spec.discovery,
+    )
+    return Outcome(adverts={node_name(identity, "Pod", namespace, name): encode(record)}, annotated=True)
