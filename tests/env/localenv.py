@@ -146,21 +146,45 @@ def write_certificates() -> None:
     (certs / "sa.key").write_bytes(pem_key(sa_key))
     (certs / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    (certs / "tokens.csv").write_text(f'{secrets.token_hex(24)},admin,admin,"system:masters"\n')
+    # Two identities, so that the audit log can tell the operator's writes from the tests'.
+    (certs / "tokens.csv").write_text(
+        f'{secrets.token_hex(24)},admin,admin,"system:masters"\n'
+        f'{secrets.token_hex(24)},asab-operator,asab-operator,"system:masters"\n')
 
 
-def write_kubeconfig(port: int) -> None:
-    token = (STATE / "certs" / "tokens.csv").read_text().split(",")[0]
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+              {"level": "None"}],
+}
+
+
+def token_of(user: str) -> str:
+    for line in (STATE / "certs" / "tokens.csv").read_text().splitlines():
+        token, name = line.split(",")[:2]
+        if name == user:
+            return token
+    raise KeyError(user)
+
+
+def write_kubeconfigs(port: int) -> None:
+    """`kubeconfig` (admin, for tests and people) and `kubeconfig-operator` (the operator)."""
+    write_kubeconfig(STATE / "kubeconfig", port, "admin")
+    write_kubeconfig(STATE / "kubeconfig-operator", port, "asab-operator")
+
+
+def write_kubeconfig(path: pathlib.Path, port: int, user: str) -> None:
+    token = token_of(user)
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "localenv",
         "clusters": [{"name": "localenv", "cluster": {
             "server": f"https://127.0.0.1:{port}",
             "certificate-authority": str(STATE / "certs" / "ca.crt")}}],
-        "users": [{"name": "admin", "user": {"token": token}}],
-        "contexts": [{"name": "localenv", "context": {"cluster": "localenv", "user": "admin",
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "localenv", "context": {"cluster": "localenv", "user": user,
                                                       "namespace": "default"}}],
     }
-    (STATE / "kubeconfig").write_text(json.dumps(config, indent=2))
+    path.write_text(json.dumps(config, indent=2))
 
 
 # --- components ----------------------------------------------------------
@@ -212,7 +236,7 @@ def start_zookeeper() -> None:
 
 
 def apiserver_ready(port: int) -> bool:
-    token = (STATE / "certs" / "tokens.csv").read_text().split(",")[0]
+    token = token_of("admin")
     context = ssl.create_default_context(cafile=str(STATE / "certs" / "ca.crt"))
     request = urllib.request.Request(f"https://127.0.0.1:{port}/readyz",
                                      headers={"Authorization": f"Bearer {token}"})
@@ -255,6 +279,7 @@ def start_apiserver(binaries: dict[str, str], etcd_port: int | None = None) -> N
     else:
         port = free_port()
     (STATE / "etcd-port").write_text(str(etcd_port))
+    (STATE / "audit-policy.json").write_text(json.dumps(AUDIT_POLICY))
     log(f"starting kube-apiserver on https://127.0.0.1:{port}")
     spawn("kube-apiserver", [
         binaries["kube-apiserver"],
@@ -273,10 +298,14 @@ def start_apiserver(binaries: dict[str, str], etcd_port: int | None = None) -> N
         "--allow-privileged=true",
         "--disable-admission-plugins", "ServiceAccount",
         "--cert-dir", str(certs),
+        "--audit-policy-file", str(STATE / "audit-policy.json"),
+        "--audit-log-path", str(STATE / "audit.log"),
+        "--audit-log-format", "json",
+        "--audit-log-mode", "blocking",
         "--v", "1",
     ])
     ports_file.write_text(str(port))
-    write_kubeconfig(port)
+    write_kubeconfigs(port)
     wait_until("kube-apiserver", lambda: apiserver_ready(port), 120, "kube-apiserver")
 
 
@@ -298,7 +327,8 @@ def restart_apiserver() -> None:
 def down() -> None:
     for name in ("kube-apiserver", "etcd", "zookeeper"):
         stop(name)
-    for item in ("etcd-data", "zookeeper-data", "kubeconfig", "zookeeper", "apiserver-port"):
+    for item in ("etcd-data", "zookeeper-data", "kubeconfig", "kubeconfig-operator", "zookeeper",
+                 "apiserver-port", "audit.log", "certs"):
         path = STATE / item
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     log("stopped")

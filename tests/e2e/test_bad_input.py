@@ -1,0 +1,62 @@
+"""Malformed annotations: a Warning Event naming the annotation, a log line, and nothing else lost."""
+from __future__ import annotations
+
+import pytest
+
+from harness import eventually, records_of
+
+SERVICE = "discovery.asab/service-id"
+PORT = "discovery.asab/port"
+DISCOVERY = "discovery.asab/discovery"
+
+CASES = [
+    ("port-not-a-number", {PORT: "eighty"}, PORT),
+    ("port-zero", {PORT: "0"}, PORT),
+    ("port-too-big", {PORT: "70000"}, PORT),
+    ("port-unknown-name", {PORT: "grpc"}, PORT),
+    ("discovery-not-json", {DISCOVERY: "{team: blue}"}, DISCOVERY),
+    ("discovery-a-list", {DISCOVERY: '["blue"]'}, DISCOVERY),
+    ("discovery-string-ids", {DISCOVERY: '{"team": "blue"}'}, DISCOVERY),
+    ("discovery-dotted-type", {DISCOVERY: '{"my.team": ["blue"]}'}, DISCOVERY),
+    ("discovery-bad-id", {DISCOVERY: '{"team": ["Blue Team"]}'}, DISCOVERY),
+    ("service-id-uppercase", {SERVICE: "Shop"}, SERVICE),
+    ("service-id-spaces", {SERVICE: "my shop"}, SERVICE),
+    ("instance-id-bad", {"discovery.asab/instance-id": "a/b"}, "discovery.asab/instance-id"),
+    ("host-mode-unknown", {"discovery.asab/host": "hostname"}, "discovery.asab/host"),
+    ("typo-key", {"discovery.asab/serviceid": "shop"}, "discovery.asab/serviceid"),
+    ("no-service-id", {SERVICE: None, PORT: "8080"}, SERVICE),
+]
+
+
+@pytest.mark.parametrize("name, bad, field", CASES, ids=[c[0] for c in CASES])
+def test_bad_annotation_is_reported_and_loses_nothing_else(env, zk, operator, ns, name, bad, field):
+    env.create_pod(ns, "good", {SERVICE: "good"})
+    env.set_ready(ns, "good", "127.0.3.10")
+    good = eventually(lambda: records_of(zk, ns).get("good"), what="the good record")
+    good_node = next(n for n in zk.get_children("/asab/run") if n.endswith(f"~{ns}~good"))
+    _, good_stat = zk.get(f"/asab/run/{good_node}")
+
+    annotations = {SERVICE: "bad", **bad}
+    env.create_pod(ns, name, {k: v for k, v in annotations.items() if v is not None})
+    env.set_ready(ns, name, "127.0.3.11")
+    warnings = eventually(lambda: env.warnings(ns, name), what="a Warning Event")
+    assert any(w.startswith("InvalidAnnotation:") and field in w for w in warnings), warnings
+    eventually(lambda: f"{ns}/{name}" in operator.log() and field in operator.log(), what="the log line")
+    assert name not in records_of(zk, ns)
+    assert records_of(zk, ns)["good"] == good
+    assert zk.get(f"/asab/run/{good_node}")[1].mzxid == good_stat.mzxid, "the good node was rewritten"
+
+
+def test_valid_pod_turning_bad_is_withdrawn_alone_and_comes_back(env, zk, operator, ns):
+    for pod in ("steady", "changing"):
+        env.create_pod(ns, pod, {SERVICE: pod})
+    env.set_ready(ns, "steady", "127.0.3.20")
+    env.set_ready(ns, "changing", "127.0.3.21")
+    eventually(lambda: len(records_of(zk, ns)) == 2, what="2 records")
+    steady = records_of(zk, ns)["steady"]
+    env.annotate(ns, "changing", {PORT: "not a port"})
+    eventually(lambda: "changing" not in records_of(zk, ns), what="the bad pod to be withdrawn")
+    assert any(PORT in w for w in env.warnings(ns, "changing"))
+    env.annotate(ns, "changing", {PORT: None})
+    eventually(lambda: "changing" in records_of(zk, ns), what="the fixed pod to come back")
+    assert records_of(zk, ns)["steady"] == steady

@@ -1,0 +1,89 @@
+import pytest
+
+from asab_operator import annotations as ann
+from asab_operator.annotations import parse_annotations
+
+SERVICE = {ann.SERVICE_ID: "my-app"}
+
+
+def test_minimal_spec_has_defaults():
+    spec, problems = parse_annotations(SERVICE)
+    assert problems == ()
+    assert spec == ann.AdvertiseSpec(service_id="my-app")
+
+
+def test_every_key_parsed():
+    spec, problems = parse_annotations({
+        ann.SERVICE_ID: "my-app", ann.INSTANCE_ID: "my-app-1", ann.PORT: "8443",
+        ann.NODE_ID: "node-7", ann.HOST: "ip",
+        ann.DISCOVERY: '{"team": ["blue", "blue", "red"], "zone": ["eu-1"]}',
+    })
+    assert problems == ()
+    assert spec.instance_id == "my-app-1"
+    assert spec.port == 8443
+    assert spec.node_id == "node-7"
+    assert spec.discovery == (("team", ("blue", "red")), ("zone", ("eu-1",)))
+
+
+def test_port_name_kept_for_lookup():
+    spec, _ = parse_annotations({**SERVICE, ann.PORT: "metrics"})
+    assert spec.port == "metrics"
+
+
+# Every bad input names the annotation it is about, and says why.
+BAD = [
+    ({ann.PORT: "0"}, ann.PORT, "out of range"),
+    ({ann.PORT: "65536"}, ann.PORT, "out of range"),
+    ({ann.PORT: "-1"}, ann.PORT, "neither a port number"),
+    ({ann.PORT: "80.5"}, ann.PORT, "neither a port number"),
+    ({ann.PORT: "Http"}, ann.PORT, "neither a port number"),
+    ({ann.PORT: "a-very-long-port-name"}, ann.PORT, "neither a port number"),
+    ({ann.DISCOVERY: "{not json"}, ann.DISCOVERY, "invalid JSON"),
+    ({ann.DISCOVERY: "[]"}, ann.DISCOVERY, "must be a JSON object"),
+    ({ann.DISCOVERY: '"team"'}, ann.DISCOVERY, "must be a JSON object"),
+    ({ann.DISCOVERY: '{"team": "blue"}'}, ann.DISCOVERY, "non-empty JSON list"),
+    ({ann.DISCOVERY: '{"team": []}'}, ann.DISCOVERY, "non-empty JSON list"),
+    ({ann.DISCOVERY: '{"team": [1]}'}, ann.DISCOVERY, "is not a string"),
+    ({ann.DISCOVERY: '{"my.team": ["blue"]}'}, ann.DISCOVERY, "no dots"),
+    ({ann.DISCOVERY: '{"": ["blue"]}'}, ann.DISCOVERY, "one DNS label"),
+    ({ann.DISCOVERY: '{"Team": ["blue"]}'}, ann.DISCOVERY, "lower-case"),
+    ({ann.DISCOVERY: '{"team": ["blue sky"]}'}, ann.DISCOVERY, "cannot appear in a"),
+    ({ann.DISCOVERY: '{"team": ["x/y"]}'}, ann.DISCOVERY, "cannot appear in a"),
+    ({ann.DISCOVERY: '{"team": ["a..b"]}'}, ann.DISCOVERY, "cannot appear in a"),
+    ({ann.DISCOVERY: '{"service_id": ["other"]}'}, ann.DISCOVERY, "set by its own annotation"),
+    ({ann.SERVICE_ID: ""}, ann.SERVICE_ID, "must not be empty"),
+    ({ann.SERVICE_ID: "My-App"}, ann.SERVICE_ID, "cannot appear in a"),
+    ({ann.SERVICE_ID: "my app"}, ann.SERVICE_ID, "cannot appear in a"),
+    ({ann.SERVICE_ID: "a" * 254}, ann.SERVICE_ID, "longer than 253"),
+    ({ann.SERVICE_ID: "x" * 64}, ann.SERVICE_ID, "cannot appear in a"),
+    ({ann.INSTANCE_ID: "-leading-dash"}, ann.INSTANCE_ID, "cannot appear in a"),
+    ({ann.NODE_ID: " "}, ann.NODE_ID, "1-253 characters"),
+    ({ann.HOST: "dns"}, ann.HOST, "unknown host mode"),
+    ({"discovery.asab/servce-id": "typo"}, "discovery.asab/servce-id", "unknown annotation"),
+]
+
+
+@pytest.mark.parametrize("extra, field, reason", BAD, ids=[f"{f}={list(e.values())[0]!r}"[:60] for e, f, _ in BAD])
+def test_bad_input_names_the_annotation(extra, field, reason):
+    spec, problems = parse_annotations({**SERVICE, **extra})
+    assert spec is None
+    assert [p.field for p in problems] == [field]
+    assert reason in problems[0].reason
+
+
+def test_missing_service_id_is_a_problem_when_other_keys_are_set():
+    spec, problems = parse_annotations({ann.PORT: "8080"})
+    assert spec is None
+    assert [p.field for p in problems] == [ann.SERVICE_ID]
+
+
+def test_several_problems_reported_together():
+    _, problems = parse_annotations({ann.SERVICE_ID: "ok", ann.PORT: "x y", ann.DISCOVERY: "[]"})
+    assert {p.field for p in problems} == {ann.PORT, ann.DISCOVERY}
+
+
+def test_not_annotated():
+    assert not ann.is_annotated({})
+    assert not ann.is_annotated(None)
+    assert not ann.is_annotated({"other.io/x": "1"})
+    assert ann.is_annotated({ann.PORT: "1"})

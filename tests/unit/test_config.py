@@ -1,0 +1,40 @@
+import pytest
+
+from asab_operator.cli import parser
+from asab_operator.config import from_arguments
+
+
+def config(argv, environ=None):
+    return from_arguments(parser().parse_args(["run", *argv]), environ or {})
+
+
+def test_flags_win_over_environment():
+    c = config(["--zookeeper-servers", "zk:2181", "--zookeeper-path", "/other/"],
+               {"ASAB_OPERATOR_ZOOKEEPER_SERVERS": "env:1", "ASAB_OPERATOR_RECONCILE_PERIOD": "5"})
+    assert c.zookeeper_servers == "zk:2181"
+    assert c.run_path == "/other/run"
+    assert c.reconcile_period == 5.0
+
+
+def test_defaults_and_namespaces():
+    c = config([], {"ASAB_OPERATOR_ZOOKEEPER_SERVERS": "zk:2181", "ASAB_OPERATOR_NAMESPACES": "a,b"})
+    assert c.run_path == "/asab/run"
+    assert c.namespaces == ("a", "b")
+    assert c.cluster_id is None
+    assert config(["--zookeeper-servers", "z", "--namespace", "x", "--namespace", "y"]).namespaces == ("x", "y")
+
+
+def test_zookeeper_servers_required_and_numbers_checked():
+    with pytest.raises(SystemExit, match="zookeeper-servers"):
+        config([])
+    with pytest.raises(SystemExit, match="invalid"):
+        config(["--zookeeper-servers", "z", "--health-port", "eighty"])
+
+
+def test_help_explains_every_setting(capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["run", "--help"])
+    text = capsys.readouterr().out
+    for env in ("ASAB_OPERATOR_ZOOKEEPER_SERVERS", "ASAB_OPERATOR_ZOOKEEPER_PATH", "ASAB_OPERATOR_CLUSTER_ID",
+                "ASAB_OPERATOR_NAMESPACES", "ASAB_OPERATOR_HEALTH_PORT"):
+        assert env in text
