@@ -43,6 +43,12 @@ class Context:
         log.warning("%s %s/%s: %s", *source, message)
         kopf.warn(body, reason="InvalidAnnotation", message=message[:1024])
 
+    def report_conflicts(self, conflicts) -> None:
+        for conflict in conflicts:
+            owner = conflict.loser.owner
+            log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, conflict.message())
+            kopf.warn(object_reference(owner), reason="DuplicateInstanceId", message=conflict.message())
+
     def forget(self, source: Hashable) -> None:
         if self.reported.pop(source, None) is not None:
             self._count(source)
@@ -50,6 +56,15 @@ class Context:
     def _count(self, source: Hashable) -> None:
         kind = source[0]
         metrics.INVALID_OBJECTS.labels(source=kind).set(sum(1 for s in self.reported if s[0] == kind))
+
+
+API_VERSIONS = {"Pod": "v1", "Service": "v1", "Advertisement": "discovery.asab/v1alpha1"}
+
+
+def object_reference(owner) -> dict:
+    """A body minimal enough for kopf to post an Event about the object."""
+    return {"apiVersion": API_VERSIONS.get(owner.kind, "v1"), "kind": owner.kind,
+            "metadata": {"namespace": owner.namespace, "name": owner.name, "uid": owner.uid}}
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -76,9 +91,9 @@ async def pod_event(event, memo, **_):
     metadata = pod.get("metadata") or {}
     source = ("pod", metadata.get("namespace", ""), metadata.get("name", ""))
     if event.get("type") == "DELETED":
-        context.advertiser.update(source, {})
+        context.advertiser.update(source, ())
         context.forget(source)
         return
     outcome = pods.pod_outcome(pod, context.identity)
-    context.advertiser.update(source, outcome.adverts)
+    context.report_conflicts(context.advertiser.update(source, outcome.adverts))
     context.report(pod, source, outcome.problems)

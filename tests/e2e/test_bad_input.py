@@ -60,3 +60,20 @@ def test_valid_pod_turning_bad_is_withdrawn_alone_and_comes_back(env, zk, operat
     env.annotate(ns, "changing", {PORT: None})
     eventually(lambda: "changing" in records_of(zk, ns), what="the fixed pod to come back")
     assert records_of(zk, ns)["steady"] == steady
+
+
+def test_duplicate_instance_id_older_wins_younger_is_warned(env, zk, operator, ns):
+    claim = {SERVICE: "dup", "discovery.asab/instance-id": f"dup-{ns}"}
+    env.create_pod(ns, "first", claim)
+    env.set_ready(ns, "first", "127.0.3.30")
+    eventually(lambda: "first" in records_of(zk, ns), what="the first claim")
+    import time
+    time.sleep(1.1)   # creationTimestamp has one-second resolution
+    env.create_pod(ns, "second", claim)
+    env.set_ready(ns, "second", "127.0.3.31")
+    warning = eventually(lambda: env.warnings(ns, "second"), what="a DuplicateInstanceId warning")
+    assert any(w.startswith("DuplicateInstanceId:") and f"Pod {ns}/first" in w for w in warning), warning
+    time.sleep(1)
+    assert set(records_of(zk, ns)) == {"first"}
+    env.delete_pod(ns, "first")
+    eventually(lambda: set(records_of(zk, ns)) == {"second"}, what="the second claim to take over")

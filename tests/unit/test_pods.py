@@ -26,8 +26,8 @@ def pod(annotations=None, ready=True, ip="10.1.2.3", ports=None, deleting=False,
 
 def only_record(outcome):
     assert outcome.problems == ()
-    (name, data), = outcome.adverts.items()
-    return name, data
+    (advert,) = outcome.adverts
+    return advert.node, advert.data
 
 
 def test_ready_pod_becomes_an_asab_record_byte_for_byte():
@@ -64,7 +64,7 @@ def test_port_by_name_and_defaults():
 def test_unknown_port_name_and_ambiguous_default_are_problems():
     ports = [{"name": "a", "containerPort": 1}, {"name": "b", "containerPort": 2}]
     outcome = pod_outcome(pod({ann.SERVICE_ID: "x", ann.PORT: "http"}, ports=ports), IDENTITY)
-    assert outcome.adverts == {} and outcome.problems[0].field == ann.PORT
+    assert outcome.adverts == () and outcome.problems[0].field == ann.PORT
     assert "no container port is named 'http'" in outcome.problems[0].reason
     outcome = pod_outcome(pod(ports=ports), IDENTITY)
     assert outcome.problems[0].field == ann.PORT and "2 container ports" in outcome.problems[0].reason
@@ -73,20 +73,20 @@ def test_unknown_port_name_and_ambiguous_default_are_problems():
 
 
 def test_only_ready_pods_with_an_ip_and_not_terminating():
-    assert pod_outcome(pod(ready=False), IDENTITY).adverts == {}
-    assert pod_outcome(pod(ip=None), IDENTITY).adverts == {}
-    assert pod_outcome(pod(deleting=True), IDENTITY).adverts == {}
+    assert pod_outcome(pod(ready=False), IDENTITY).adverts == ()
+    assert pod_outcome(pod(ip=None), IDENTITY).adverts == ()
+    assert pod_outcome(pod(deleting=True), IDENTITY).adverts == ()
     assert pod_outcome(pod(ready=False), IDENTITY).annotated
 
 
 def test_not_annotated_pod_contributes_nothing():
     outcome = pod_outcome(pod(annotations={}), IDENTITY)
-    assert outcome.adverts == {} and outcome.problems == () and not outcome.annotated
+    assert outcome.adverts == () and outcome.problems == () and not outcome.annotated
 
 
 def test_problems_are_reported_even_when_not_ready():
     outcome = pod_outcome(pod({ann.SERVICE_ID: "x", ann.PORT: "0"}, ready=False), IDENTITY)
-    assert outcome.problems and outcome.adverts == {}
+    assert outcome.problems and outcome.adverts == ()
 
 
 def test_no_node_id_when_unscheduled():

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Hashable, Mapping
+from typing import Hashable, Iterable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
                               SessionExpiredError)
 
 from .. import metrics
+from ..desired import Advert, Conflict, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, owned_by
 
@@ -35,8 +36,7 @@ class Advertiser:
         self.run_path = run_path.rstrip("/")
         self.identity = identity
         self.reconcile_period = reconcile_period
-        self.desired: dict[str, bytes] = {}
-        self._by_source: dict[Hashable, frozenset[str]] = {}
+        self.state = DesiredState()
         self._written: dict[str, bytes] = {}   # confirmed in ZooKeeper in this session
         self._dirty: set[str] = set()
         self._full_requested = True
@@ -49,27 +49,20 @@ class Advertiser:
 
     # --- inputs (called from handlers, on the event loop) ---
 
-    def update(self, source: Hashable, adverts: Mapping[str, bytes]) -> None:
-        """Replace what one Kubernetes object contributes; only changed names get work."""
-        previous = self._by_source.get(source, frozenset())
-        if not adverts and not previous:
-            return
-        names = frozenset(adverts)
-        for name in previous - names:
-            self.desired.pop(name, None)
-            self._dirty.add(name)
-        for name, data in adverts.items():
-            if self.desired.get(name) != data:
-                self.desired[name] = data
-                self._dirty.add(name)
-        if names:
-            self._by_source[source] = names
-        else:
-            self._by_source.pop(source, None)
-        metrics.ADVERTISEMENTS.labels(source=_kind_of(source)).set(
-            sum(1 for s in self._by_source if _kind_of(s) == _kind_of(source)))
-        if self._dirty:
+    def update(self, source: Hashable, adverts: Iterable[Advert]) -> list[Conflict]:
+        """Replace what one source contributes; only changed nodes get work.
+        Returns the duplicate instance_id claims this change newly lost, to be reported."""
+        change = self.state.replace(source, adverts)
+        if change.nodes:
+            self._dirty |= change.nodes
             self._wake.set()
+            for kind, count in self.state.count_by_kind().items():
+                metrics.ADVERTISEMENTS.labels(source=kind).set(count)
+        return change.conflicts
+
+    @property
+    def desired(self) -> dict[str, bytes]:
+        return self.state.records
 
     def kubernetes_synced(self) -> None:
         """The first complete listing is in: from now on, stale nodes of ours may be deleted."""
@@ -288,7 +281,3 @@ def _settle(future: asyncio.Future, value, error) -> None:
         future.set_exception(error)
     else:
         future.set_result(value)
-
-
-def _kind_of(source: Hashable) -> str:
-    return source[0] if isinstance(source, tuple) and source else "unknown"

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Mapping
 
 from .. import annotations as ann
+from ..desired import Advert
 from ..record import Identity, Owner, asab_time, build_record, encode, node_name
 
 APPCLASS = "KubernetesPod"
@@ -12,8 +13,8 @@ APPCLASS = "KubernetesPod"
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What one object contributes: node name -> record bytes, or the problems that stop it."""
-    adverts: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    """What one object contributes: its records, or the problems that stop it."""
+    adverts: tuple[Advert, ...] = ()
     problems: tuple[ann.Problem, ...] = ()
     annotated: bool = False
 
@@ -74,13 +75,17 @@ def pod_outcome(pod: Mapping, identity: Identity) -> Outcome:
     namespace, name = metadata.get("namespace", ""), metadata["name"]
     owner = Owner(kind="Pod", namespace=namespace, name=name, uid=metadata.get("uid", ""))
     status = pod.get("status") or {}
+    instance_id = spec.instance_id or name
     record = build_record(
         identity=identity, owner=owner,
         host=status["podIP"], port=port, appclass=APPCLASS,
         service_id=spec.service_id,
-        instance_id=spec.instance_id or name,
+        instance_id=instance_id,
         node_id=spec.node_id or (pod.get("spec") or {}).get("nodeName"),
         launch_time=asab_time(status.get("startTime") or metadata.get("creationTimestamp")),
         discovery=spec.discovery,
     )
-    return Outcome(adverts={node_name(identity, "Pod", namespace, name): encode(record)}, annotated=True)
+    advert = Advert(node=node_name(identity, "Pod", namespace, name), data=encode(record),
+                    instance_id=instance_id, owner=owner,
+                    rank=(metadata.get("creationTimestamp") or "", "Pod", namespace, name))
+    return Outcome(adverts=(advert,), annotated=True)

@@ -1,0 +1,59 @@
+from asab_operator.desired import Advert, DesiredState
+from asab_operator.record import Owner
+
+
+def advert(node, instance_id, created="2026-01-01T00:00:00Z", data=None, name=None):
+    owner = Owner("Pod", "ns", name or node, "uid-" + node)
+    return Advert(node=node, data=data or f"{node}:{instance_id}".encode(), instance_id=instance_id,
+                  owner=owner, rank=(created, "Pod", "ns", owner.name))
+
+
+def test_replace_reports_only_changed_nodes():
+    state = DesiredState()
+    a, b = advert("a", "i-a"), advert("b", "i-b")
+    assert state.replace("s1", [a, b]).nodes == {"a", "b"}
+    assert state.replace("s1", [a, b]).nodes == set()
+    assert state.replace("s1", [a]).nodes == {"b"}
+    assert state.records == {"a": a.data}
+    assert state.replace("s1", []).nodes == {"a"}
+    assert state.records == {}
+
+
+def test_duplicate_instance_id_has_a_stable_winner_and_a_reported_loser():
+    state = DesiredState()
+    old, young = advert("old", "dup", "2026-01-01T00:00:00Z"), advert("young", "dup", "2026-06-01T00:00:00Z")
+    assert state.replace("young", [young]).conflicts == []
+    change = state.replace("old", [old])
+    assert change.nodes == {"old", "young"}          # old written, young withdrawn
+    assert [(c.loser.node, c.winner.node) for c in change.conflicts] == [("young", "old")]
+    assert "is also claimed by Pod ns/old" in change.conflicts[0].message()
+    assert state.records == {"old": old.data}
+    # The same facts again: no flip, no second report.
+    assert state.replace("young", [young]).conflicts == []
+    assert state.replace("old", [old]).nodes == set()
+    # Arrival order does not matter.
+    other = DesiredState()
+    other.replace("old", [old])
+    other.replace("young", [young])
+    assert other.records == state.records
+
+
+def test_loser_takes_over_when_the_winner_goes():
+    state = DesiredState()
+    old, young = advert("old", "dup", "2026-01-01T00:00:00Z"), advert("young", "dup", "2026-06-01T00:00:00Z")
+    state.replace("old", [old])
+    state.replace("young", [young])
+    change = state.replace("old", [])
+    assert change.nodes == {"old", "young"}
+    assert state.records == {"young": young.data}
+
+
+def test_changing_instance_id_moves_the_claim():
+    state = DesiredState()
+    state.replace(("pod", "ns", "x"), [advert("x", "first")])
+    state.replace(("pod", "ns", "y"), [advert("y", "second", "2026-09-01T00:00:00Z")])
+    moved = advert("x", "second")   # older than y: takes "second" over
+    change = state.replace(("pod", "ns", "x"), [moved])
+    assert state.records == {"x": moved.data}
+    assert [(c.loser.node, c.winner.node) for c in change.conflicts] == [("y", "x")]
+    assert state.count_by_kind() == {"pod": 2}
