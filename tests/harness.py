@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import pathlib
+import random
 import socket
 import subprocess
 import sys
@@ -276,15 +277,18 @@ class LoopbackServer:
 
 
 class LoopbackAddresses:
-    """Distinct loopback addresses (127.0.0.0/8 is all local on Linux) to stand for Pod IPs."""
+    """Distinct loopback addresses (127.0.0.0/8 is all local on Linux) to stand for Pod IPs.
+    Each run takes its own random 127.X.0.0/16, so that two checkouts testing at once
+    never bind the same address and port."""
 
     def __init__(self, start: int = 2) -> None:
         self._next = start
+        self._block = random.randint(10, 250)
 
     def take(self) -> str:
         n = self._next
         self._next += 1
-        return f"127.0.{n // 250}.{n % 250 + 2}"
+        return f"127.{self._block}.{n // 250}.{n % 250 + 2}"
 
 
 def run_children(zk: KazooClient, path: str = "/asab/run") -> dict[str, dict]:

@@ -12,7 +12,7 @@ class Config:
     zookeeper_path: str = "asab"
     cluster_id: str | None = None
     namespaces: tuple[str, ...] = ()
-    health_port: int = 8080
+    health_port: int = 9180
     health_host: str = "0.0.0.0"
     reconcile_period: float = 60.0
     session_timeout: float = 10.0
@@ -36,7 +36,7 @@ SETTINGS = [
     ("--namespace", "ASAB_OPERATOR_NAMESPACES", None,
      "Watch only these namespaces (repeat the flag, or comma-separate in the variable). "
      "Default: all namespaces."),
-    ("--health-port", "ASAB_OPERATOR_HEALTH_PORT", "8080",
+    ("--health-port", "ASAB_OPERATOR_HEALTH_PORT", "9180",
      "Port of the HTTP server for /healthz (liveness), /readyz (readiness) and /metrics. 0 disables it."),
     ("--health-host", "ASAB_OPERATOR_HEALTH_HOST", "0.0.0.0", "Address the HTTP server binds to."),
     ("--reconcile-period", "ASAB_OPERATOR_RECONCILE_PERIOD", "60",

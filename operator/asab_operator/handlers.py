@@ -6,14 +6,17 @@ are used: kopf then never patches, annotates or puts finalizers on them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from typing import Hashable
 
 import kopf
 
 from . import annotations as ann
-from . import metrics
+from .freshness import RelistAudit, Subject
+from .kube import KubeApi
 from .record import Identity
+from .reporting import Reporter
 from .sinks.zookeeper import Advertiser
 from .sources import pods
 
@@ -26,45 +29,34 @@ class Context:
     """What the handlers share, passed through kopf's memo."""
     identity: Identity
     advertiser: Advertiser
-    # The last problem reported per object: an Event is posted once per change, not per resync.
-    reported: dict[Hashable, str] = dataclasses.field(default_factory=dict)
+    kube: KubeApi
+    reporter: Reporter = dataclasses.field(default_factory=Reporter)
+    audit: RelistAudit = dataclasses.field(init=False)
 
-    def report(self, body, source: Hashable, problems: tuple[ann.Problem, ...]) -> None:
-        if not problems:
-            if self.reported.pop(source, None) is not None:
-                log.info("%s %s/%s: annotations are valid again", *source)
-                self._count(source)
-            return
-        message = "not advertised: " + "; ".join(str(p) for p in problems)
-        if self.reported.get(source) == message:
-            return
-        self.reported[source] = message
-        self._count(source)
-        log.warning("%s %s/%s: %s", *source, message)
-        kopf.warn(body, reason="InvalidAnnotation", message=message[:1024])
+    def __post_init__(self) -> None:
+        self.audit = RelistAudit(
+            sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),
+            exists=self.kube.exists, withdraw=self.withdraw, uid_of=self.uid_of)
 
-    def report_conflicts(self, conflicts) -> None:
-        for conflict in conflicts:
-            owner = conflict.loser.owner
-            log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, conflict.message())
-            kopf.warn(object_reference(owner), reason="DuplicateInstanceId", message=conflict.message())
+    def apply(self, body, source: Hashable, adverts, problems) -> None:
+        """One source's new contribution, and what is wrong with it."""
+        self.reporter.conflicts(self.advertiser.update(source, adverts))
+        self.reporter.problems(body, source, problems)
 
-    def forget(self, source: Hashable) -> None:
-        if self.reported.pop(source, None) is not None:
-            self._count(source)
+    def withdraw(self, source: Hashable) -> None:
+        self.advertiser.update(source, ())
+        self.reporter.forget(source)
 
-    def _count(self, source: Hashable) -> None:
-        kind = source[0]
-        metrics.INVALID_OBJECTS.labels(source=kind).set(sum(1 for s in self.reported if s[0] == kind))
+    def uid_of(self, source: Hashable, subject: Subject) -> str | None:
+        for advert in self.advertiser.state.contribution(source).values():
+            if (advert.owner.kind, advert.owner.namespace, advert.owner.name) == subject:
+                return advert.owner.uid
+        return None
 
 
-API_VERSIONS = {"Pod": "v1", "Service": "v1", "Advertisement": "discovery.asab/v1alpha1"}
-
-
-def object_reference(owner) -> dict:
-    """A body minimal enough for kopf to post an Event about the object."""
-    return {"apiVersion": API_VERSIONS.get(owner.kind, "v1"), "kind": owner.kind,
-            "metadata": {"namespace": owner.namespace, "name": owner.name, "uid": owner.uid}}
+def source_of(kind: str, body) -> tuple[str, str, str]:
+    metadata = body.get("metadata") or {}
+    return (kind, metadata.get("namespace", ""), metadata.get("name", ""))
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -81,19 +73,21 @@ async def annotated_pods(namespace, name, uid, **_):
 
 @kopf.on.event("v1", "namespaces", registry=REGISTRY, when=lambda name, **_: name == "kube-system")
 async def kubernetes_listed(memo, **_):
-    memo.context.advertiser.kubernetes_synced()
+    context: Context = memo.context
+    context.audit.armed = True
+    context.advertiser.kubernetes_synced()
 
 
 @kopf.on.event("v1", "pods", registry=REGISTRY)
 async def pod_event(event, memo, **_):
     context: Context = memo.context
     pod = event["object"]
-    metadata = pod.get("metadata") or {}
-    source = ("pod", metadata.get("namespace", ""), metadata.get("name", ""))
+    source = source_of("Pod", pod)
     if event.get("type") == "DELETED":
-        context.advertiser.update(source, ())
-        context.forget(source)
+        context.withdraw(source)
+        context.audit.forget(source)
         return
     outcome = pods.pod_outcome(pod, context.identity)
-    context.report_conflicts(context.advertiser.update(source, outcome.adverts))
-    context.report(pod, source, outcome.problems)
+    if outcome.annotated or context.advertiser.state.contribution(source):
+        context.audit.seen(source, listing=event.get("type") is None)
+    context.apply(pod, source, outcome.adverts, outcome.problems)

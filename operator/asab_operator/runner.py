@@ -12,6 +12,7 @@ from kazoo.retry import KazooRetry
 from . import health
 from .config import Config
 from .handlers import REGISTRY, Context
+from .kube import KubeApi
 from .record import Identity
 from .sinks.zookeeper import Advertiser
 
@@ -34,17 +35,6 @@ def configure_logging(config: Config) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
-def resolve_cluster_id() -> str:
-    """The default cluster identity: the UID of the kube-system namespace."""
-    import kubernetes
-    try:
-        kubernetes.config.load_incluster_config()
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
-    with kubernetes.client.ApiClient() as api:
-        return kubernetes.client.CoreV1Api(api).read_namespace("kube-system").metadata.uid
-
-
 def kopf_settings() -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.level = logging.WARNING   # only the Warning Events we post on purpose
@@ -55,7 +45,8 @@ def kopf_settings() -> kopf.OperatorSettings:
 
 
 async def run(config: Config) -> None:
-    cluster_id = config.cluster_id or await asyncio.to_thread(resolve_cluster_id)
+    kube = KubeApi()
+    cluster_id = config.cluster_id or await kube.cluster_id()
     identity = Identity(cluster_id)
     log.info("cluster identity %s (node tag %s); advertising under %s", cluster_id, identity.tag, config.run_path)
 
@@ -63,7 +54,7 @@ async def run(config: Config) -> None:
                          connection_retry=KazooRetry(max_tries=-1, max_delay=2))
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period)
-    context = Context(identity=identity, advertiser=advertiser)
+    context = Context(identity=identity, advertiser=advertiser, kube=kube)
 
     def readiness():
         checks = {"kubernetes_synced": advertiser._kubernetes_synced,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import LoopbackServer, eventually
+from harness import LoopbackServer, eventually, free_port
 
 SERVICE = "discovery.asab/service-id"
 
@@ -22,20 +22,22 @@ def pod_servers(addresses):
 
 def test_asab_client_locates_and_reaches_pods(env, operator, peer, ns, addresses, pod_servers):
     service = f"shop-{ns}"
+    port = free_port()   # not a fixed one: another process may listen on 0.0.0.0:8080
     ips = {}
     for i, team in ((1, "blue"), (2, "red")):
         name = f"shop-{i}"
         ips[name] = addresses.take()
-        pod_servers(ips[name], 8080, f"hello from {name}")
+        pod_servers(ips[name], port, f"hello from {name}")
         env.create_pod(ns, name, {SERVICE: service, "discovery.asab/instance-id": f"{name}-{ns}",
-                                  "discovery.asab/discovery": f'{{"team": ["{team}-{ns}"]}}'})
+                                  "discovery.asab/discovery": f'{{"team": ["{team}-{ns}"]}}'},
+                       ports=[{"name": "http", "containerPort": port}])
         env.set_ready(ns, name, ips[name])
 
-    expected = {f"http://{ip}:8080" for ip in ips.values()}
+    expected = {f"http://{ip}:{port}" for ip in ips.values()}
     eventually(lambda: set(peer.locate(service_id=service)) == expected, 15, 0.2,
                "the ASAB client to locate both Pods by service_id")
-    assert peer.locate(instance_id=f"shop-1-{ns}") == [f"http://{ips['shop-1']}:8080"]
-    assert peer.locate(team=f"red-{ns}") == [f"http://{ips['shop-2']}:8080"]
+    assert peer.locate(instance_id=f"shop-1-{ns}") == [f"http://{ips['shop-1']}:{port}"]
+    assert peer.locate(team=f"red-{ns}") == [f"http://{ips['shop-2']}:{port}"]
 
     # DiscoveryService.session() resolves <id>.<id_type>.asab and reaches the Pod's server.
     reply = peer.fetch(f"http://shop-1-{ns}.instance_id.asab/hello")
@@ -47,7 +49,7 @@ def test_asab_client_locates_and_reaches_pods(env, operator, peer, ns, addresses
 
     # Withdrawal reaches the client too.
     env.set_ready(ns, "shop-2", ips["shop-2"], ready=False)
-    eventually(lambda: peer.locate(service_id=service) == [f"http://{ips['shop-1']}:8080"], 15, 0.2,
+    eventually(lambda: peer.locate(service_id=service) == [f"http://{ips['shop-1']}:{port}"], 15, 0.2,
                "the ASAB client to drop the unready Pod")
     reply = peer.fetch(f"http://red-{ns}.team.asab/")
     assert reply["status"] is None and "NotDiscoveredError" in reply["error"], reply

@@ -1,0 +1,63 @@
+"""The Kubernetes API calls the operator makes itself (kopf does the watching).
+
+The official client is synchronous; every call runs in a thread, and answers are
+read as raw JSON dicts, the same shape kopf hands to the handlers.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import kubernetes
+
+log = logging.getLogger(__name__)
+
+PATHS = {
+    "Pod": "/api/v1/namespaces/{namespace}/pods/{name}",
+    "Service": "/api/v1/namespaces/{namespace}/services/{name}",
+    "Advertisement": "/apis/discovery.asab/v1alpha1/namespaces/{namespace}/advertisements/{name}",
+}
+
+
+def load_config() -> None:
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+
+
+class KubeApi:
+    def __init__(self) -> None:
+        load_config()
+        self.client = kubernetes.client.ApiClient()
+
+    def _call(self, method: str, path: str, query: list | None = None, body=None,
+              content_type: str = "application/json"):
+        request = self.client.param_serialize(
+            method, path, query_params=query or [], body=body,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            auth_settings=["BearerToken"])
+        response = self.client.call_api(*request)
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise kubernetes.client.ApiException.from_response(
+                http_resp=response, body=data.decode(errors="replace"), data=None)
+        return json.loads(data) if data else None
+
+    async def call(self, method: str, path: str, **kwargs):
+        return await asyncio.to_thread(self._call, method, path, **kwargs)
+
+    async def cluster_id(self) -> str:
+        """The default cluster identity: the UID of the kube-system namespace."""
+        return (await self.call("GET", "/api/v1/namespaces/kube-system"))["metadata"]["uid"]
+
+    async def exists(self, subject: tuple[str, str, str], uid: str | None) -> bool:
+        kind, namespace, name = subject
+        try:
+            body = await self.call("GET", PATHS[kind].format(namespace=namespace, name=name))
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return uid is None or body["metadata"].get("uid") == uid
