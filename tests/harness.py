@@ -83,6 +83,7 @@ class Environment:
         return writes
 
     def zk(self, **kwargs) -> KazooClient:
+        kwargs.setdefault("connection_retry", {"max_tries": -1, "max_delay": 1})
         client = KazooClient(hosts=self.zookeeper, **kwargs)
         client.start(timeout=15)
         return client

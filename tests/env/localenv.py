@@ -69,6 +69,14 @@ def spawn(name: str, argv: list[str]) -> None:
     (STATE / f"{name}.pid").write_text(str(proc.pid))
 
 
+def reap(pid: int) -> None:
+    """Collect the exit status if the daemon is our own child, so no zombie lingers."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
 def stop(name: str) -> None:
     pid_file = STATE / f"{name}.pid"
     if not pid_file.exists():
@@ -77,6 +85,7 @@ def stop(name: str) -> None:
         pid = int(pid_file.read_text())
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
+            reap(pid)
             os.kill(pid, 0)
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
@@ -228,11 +237,8 @@ def start_zookeeper() -> None:
         "maxClientCnxns=0",
         "", ]))
     log(f"starting ZooKeeper on 127.0.0.1:{port}")
-    spawn("zookeeper", ["java", "-Xmx512m", "-Dzookeeper.jmx.log4j.disable=true",
-                        "-cp", ZOOKEEPER_CLASSPATH,
-                        "org.apache.zookeeper.server.ZooKeeperServerMain", str(cfg)])
-    wait_until("ZooKeeper", lambda: zookeeper_ok(port), 60, "zookeeper")
     address.write_text(f"127.0.0.1:{port}")
+    resume_zookeeper()
 
 
 def apiserver_ready(port: int) -> bool:
@@ -316,6 +322,19 @@ def up() -> None:
     start_zookeeper()
     start_control_plane(binaries)
     status()
+
+
+def stop_zookeeper() -> None:
+    """Stop ZooKeeper but keep its data, port and config (a fault for tests)."""
+    stop("zookeeper")
+
+
+def resume_zookeeper() -> None:
+    """Start ZooKeeper again after `stop_zookeeper`, with the same data and port."""
+    port = int((STATE / "zookeeper").read_text().split(":")[1])
+    spawn("zookeeper", ["java", "-Xmx512m", "-cp", ZOOKEEPER_CLASSPATH,
+                        "org.apache.zookeeper.server.ZooKeeperServerMain", str(STATE / "zoo.cfg")])
+    wait_until("ZooKeeper", lambda: zookeeper_ok(port), 60, "zookeeper")
 
 
 def restart_apiserver() -> None:
