@@ -17,8 +17,13 @@ PORT = PREFIX + "port"
 NODE_ID = PREFIX + "node-id"
 DISCOVERY = PREFIX + "discovery"
 HOST = PREFIX + "host"
-KNOWN_KEYS = (SERVICE_ID, INSTANCE_ID, PORT, NODE_ID, DISCOVERY, HOST)
+MODE = PREFIX + "mode"
+KNOWN_KEYS = {
+    "Pod": (SERVICE_ID, INSTANCE_ID, PORT, NODE_ID, DISCOVERY, HOST),
+    "Service": (SERVICE_ID, INSTANCE_ID, PORT, NODE_ID, DISCOVERY, MODE),
+}
 HOST_MODES = ("ip",)
+SERVICE_MODES = ("endpoints", "service")
 
 # An id ends up as `<id>.<id_type>.asab` in a URL. URL hosts are lower-cased by
 # aiohttp/yarl, so an id with capitals could be located but never reached.
@@ -49,6 +54,7 @@ class AdvertiseSpec:
     node_id: str | None = None
     discovery: tuple[tuple[str, tuple[str, ...]], ...] = ()
     host_mode: str = "ip"
+    mode: str = "endpoints"                # Services only: one record per endpoint, or one for the Service
 
 
 def id_problem(value: str) -> str | None:
@@ -111,12 +117,13 @@ def is_annotated(annotations: Mapping[str, str] | None) -> bool:
     return bool(annotations) and any(key.startswith(PREFIX) for key in annotations)
 
 
-def parse_annotations(annotations: Mapping[str, str]) -> tuple[AdvertiseSpec | None, tuple[Problem, ...]]:
-    """Validate the `discovery.asab/*` annotations; a spec only when nothing is wrong."""
+def parse_annotations(annotations: Mapping[str, str], kind: str = "Pod") -> tuple[AdvertiseSpec | None, tuple[Problem, ...]]:
+    """Validate the `discovery.asab/*` annotations of a Pod or Service; a spec only when nothing is wrong."""
     problems: list[Problem] = []
+    known = KNOWN_KEYS[kind]
     for key in sorted(annotations):
-        if key.startswith(PREFIX) and key not in KNOWN_KEYS:
-            problems.append(Problem(key, f"unknown annotation; known ones: {', '.join(KNOWN_KEYS)}"))
+        if key.startswith(PREFIX) and key not in known:
+            problems.append(Problem(key, f"unknown annotation on a {kind}; known ones: {', '.join(known)}"))
 
     service_id = annotations.get(SERVICE_ID)
     if service_id is None:
@@ -147,6 +154,13 @@ def parse_annotations(annotations: Mapping[str, str]) -> tuple[AdvertiseSpec | N
     if host_mode not in HOST_MODES:
         problems.append(Problem(HOST, f"unknown host mode {host_mode!r}; supported: {', '.join(HOST_MODES)}"))
 
+    mode = annotations.get(MODE, "endpoints").strip()
+    if mode not in SERVICE_MODES:
+        problems.append(Problem(MODE, f"unknown mode {mode!r}; supported: {', '.join(SERVICE_MODES)}"))
+    elif kind == "Service" and mode == "endpoints" and instance_id is not None:
+        problems.append(Problem(INSTANCE_ID, "cannot be set in endpoints mode: each endpoint is an instance of "
+                                             "its own, named after its Pod; use discovery.asab/mode: service"))
+
     if problems:
         return None, tuple(problems)
     return AdvertiseSpec(
@@ -156,4 +170,5 @@ def parse_annotations(annotations: Mapping[str, str]) -> tuple[AdvertiseSpec | N
         node_id=node_id.strip() if node_id is not None else None,
         discovery=discovery,
         host_mode=host_mode,
+        mode=mode,
     ), ()

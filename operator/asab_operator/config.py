@@ -14,6 +14,7 @@ class Config:
     namespaces: tuple[str, ...] = ()
     health_port: int = 9180
     health_host: str = "0.0.0.0"
+    cluster_domain: str = "cluster.local"
     reconcile_period: float = 60.0
     session_timeout: float = 10.0
     log_format: str = "text"
@@ -39,6 +40,9 @@ SETTINGS = [
     ("--health-port", "ASAB_OPERATOR_HEALTH_PORT", "9180",
      "Port of the HTTP server for /healthz (liveness), /readyz (readiness) and /metrics. 0 disables it."),
     ("--health-host", "ASAB_OPERATOR_HEALTH_HOST", "0.0.0.0", "Address the HTTP server binds to."),
+    ("--cluster-domain", "ASAB_OPERATOR_CLUSTER_DOMAIN", "cluster.local",
+     "The cluster's DNS domain, for Services advertised in `discovery.asab/mode: service` "
+     "(<name>.<namespace>.svc.<domain>). Default: cluster.local."),
     ("--reconcile-period", "ASAB_OPERATOR_RECONCILE_PERIOD", "60",
      "Seconds between full reconciles of /<path>/run against the desired state. Default: 60."),
     ("--session-timeout", "ASAB_OPERATOR_SESSION_TIMEOUT", "10",
@@ -77,6 +81,7 @@ def from_arguments(args: argparse.Namespace, environ=os.environ) -> Config:
             namespaces=tuple(n.strip() for n in namespaces),
             health_port=int(pick("--health-port")),
             health_host=pick("--health-host"),
+            cluster_domain=pick("--cluster-domain").strip("."),
             reconcile_period=float(pick("--reconcile-period")),
             session_timeout=float(pick("--session-timeout")),
             log_format=pick("--log-format"),

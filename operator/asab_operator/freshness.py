@@ -79,3 +79,43 @@ class RelistAudit:
                 log.info("%s %s/%s was deleted while the watch was down; withdrawing", *subject)
                 self._withdraw(source)
                 self.forget(subject)
+
+
+class SyncGate:
+    """Opens once every object of the first listing has been through its handler.
+
+    kopf fills all indexes from the first listing before any handler runs, so the
+    first handler call can take a snapshot of what was listed (the index keys)
+    and wait for each of those objects to be handled. Before the gate opens the
+    operator deletes nothing in ZooKeeper: an object it has not handled yet is
+    not an object that is gone.
+    """
+
+    def __init__(self, on_open: Callable[[], None]) -> None:
+        self._on_open = on_open
+        self._handled: dict[str, set] = {}
+        self._pending: dict[str, set] | None = None
+        self.open = False
+
+    def handled(self, kind: str, key: tuple, indexes: dict) -> None:
+        if self.open:
+            return
+        if self._pending is None:
+            self._handled.setdefault(kind, set()).add(key)
+        else:
+            self._pending.get(kind, set()).discard(key)
+        self.check(indexes)
+
+    def check(self, indexes: dict) -> None:
+        """`indexes`: kind -> the kopf index of that kind's relevant objects (keys: (namespace, name))."""
+        if self.open:
+            return
+        if self._pending is None:
+            self._pending = {kind: set(index.keys()) - self._handled.get(kind, set())
+                             for kind, index in indexes.items()}
+            self._handled.clear()
+        if not any(self._pending.values()):
+            self.open = True
+            self._pending = None
+            log.info("the first listing is fully handled")
+            self._on_open()

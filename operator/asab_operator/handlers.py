@@ -1,7 +1,8 @@
 """kopf handlers: thin. They turn a watch event into a call of the core and report problems.
 
-On objects the operator does not own (Pods) only `@kopf.on.event` and `@kopf.index`
-are used: kopf then never patches, annotates or puts finalizers on them.
+On objects the operator does not own (Pods, Services, EndpointSlices) only
+`@kopf.on.event` and `@kopf.index` are used: kopf then never patches, annotates
+or puts finalizers on them.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from typing import Hashable
 import kopf
 
 from . import annotations as ann
-from .freshness import RelistAudit, Subject
+from .freshness import RelistAudit, Subject, SyncGate
 from .kube import KubeApi
-from .record import Identity
-from .reporting import Reporter
+from .record import Identity, Owner
+from .reporting import Reporter, object_reference
 from .sinks.zookeeper import Advertiser
-from .sources import pods
+from .sources import pods, services
 
 log = logging.getLogger(__name__)
 REGISTRY = kopf.OperatorRegistry()
@@ -30,13 +31,23 @@ class Context:
     identity: Identity
     advertiser: Advertiser
     kube: KubeApi
+    cluster_domain: str = "cluster.local"
     reporter: Reporter = dataclasses.field(default_factory=Reporter)
+    # Annotated Services: their facts, and the facts of their EndpointSlices by slice name.
+    services: dict[Hashable, services.ServiceFacts] = dataclasses.field(default_factory=dict)
+    slices: dict[Hashable, dict[str, services.SliceFacts]] = dataclasses.field(default_factory=dict)
     audit: RelistAudit = dataclasses.field(init=False)
+    gate: SyncGate = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = RelistAudit(
             sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),
             exists=self.kube.exists, withdraw=self.withdraw, uid_of=self.uid_of)
+        self.gate = SyncGate(self._listing_handled)
+
+    def _listing_handled(self) -> None:
+        self.audit.armed = True
+        self.advertiser.kubernetes_synced()
 
     def apply(self, body, source: Hashable, adverts, problems) -> None:
         """One source's new contribution, and what is wrong with it."""
@@ -46,6 +57,8 @@ class Context:
     def withdraw(self, source: Hashable) -> None:
         self.advertiser.update(source, ())
         self.reporter.forget(source)
+        self.services.pop(source, None)
+        self.slices.pop(source, None)
 
     def uid_of(self, source: Hashable, subject: Subject) -> str | None:
         for advert in self.advertiser.state.contribution(source).values():
@@ -53,10 +66,22 @@ class Context:
                 return advert.owner.uid
         return None
 
+    def apply_service(self, source: Hashable) -> None:
+        facts = self.services[source]
+        outcome = services.service_outcome(facts, self.slices.get(source, {}).values(), self.identity,
+                                           self.cluster_domain)
+        body = object_reference(Owner("Service", facts.namespace, facts.name, facts.uid))
+        self.apply(body, source, outcome.adverts, outcome.problems)
+
 
 def source_of(kind: str, body) -> tuple[str, str, str]:
     metadata = body.get("metadata") or {}
     return (kind, metadata.get("namespace", ""), metadata.get("name", ""))
+
+
+def indexes_of(kwargs: dict) -> dict:
+    """The kopf indexes of what the first listing must have handled, by kind."""
+    return {"Pod": kwargs["annotated_pods"], "Service": kwargs["annotated_services"]}
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -64,30 +89,78 @@ def login(**kwargs):
     return kopf.login_via_client(**kwargs)
 
 
-# An index on Pods makes kopf hold every handler until the first Pod listing is
-# complete; `kubernetes_listed` below relies on that. Its values are tiny.
+# kopf fills every index from the first listing before it runs any handler; the
+# SyncGate takes its snapshot of what was listed from them. Their values are tiny.
 @kopf.index("v1", "pods", registry=REGISTRY, annotations={ann.SERVICE_ID: kopf.PRESENT})
 async def annotated_pods(namespace, name, uid, **_):
     return {(namespace, name): uid}
 
 
+@kopf.index("v1", "services", registry=REGISTRY, annotations={ann.SERVICE_ID: kopf.PRESENT})
+async def annotated_services(namespace, name, uid, **_):
+    return {(namespace, name): uid}
+
+
 @kopf.on.event("v1", "namespaces", registry=REGISTRY, when=lambda name, **_: name == "kube-system")
-async def kubernetes_listed(memo, **_):
-    context: Context = memo.context
-    context.audit.armed = True
-    context.advertiser.kubernetes_synced()
+async def kubernetes_listed(memo, **kwargs):
+    """Runs once the indexes are full: opens the gate at once when nothing was annotated."""
+    memo.context.gate.check(indexes_of(kwargs))
 
 
 @kopf.on.event("v1", "pods", registry=REGISTRY)
-async def pod_event(event, memo, **_):
+async def pod_event(event, memo, **kwargs):
     context: Context = memo.context
     pod = event["object"]
     source = source_of("Pod", pod)
     if event.get("type") == "DELETED":
         context.withdraw(source)
         context.audit.forget(source)
+    else:
+        outcome = pods.pod_outcome(pod, context.identity)
+        if outcome.annotated or context.advertiser.state.contribution(source):
+            context.audit.seen(source, listing=event.get("type") is None)
+        context.apply(pod, source, outcome.adverts, outcome.problems)
+    context.gate.handled("Pod", source[1:], indexes_of(kwargs))
+
+
+@kopf.on.event("v1", "services", registry=REGISTRY)
+async def service_event(event, memo, **kwargs):
+    context: Context = memo.context
+    service = event["object"]
+    source = source_of("Service", service)
+    facts = None if event.get("type") == "DELETED" else services.service_facts(service)
+    if facts is None:
+        if source in context.services or context.advertiser.state.contribution(source):
+            context.withdraw(source)
+        context.audit.forget(source)
+    else:
+        listing = event.get("type") is None
+        context.audit.seen(source, listing=listing)
+        context.services[source] = facts
+        if listing or source not in context.slices:
+            # First sight, or a re-list after a broken watch: read its slices afresh.
+            context.slices[source] = {}
+            listed = await context.kube.endpoint_slices(facts.namespace, facts.name)
+            for endpoint_slice in listed:
+                context.slices[source].setdefault(endpoint_slice["metadata"]["name"],
+                                                  services.slice_facts(endpoint_slice))
+        if source in context.services:
+            context.apply_service(source)
+    context.gate.handled("Service", source[1:], indexes_of(kwargs))
+
+
+@kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
+async def endpoint_slice_event(event, memo, **_):
+    context: Context = memo.context
+    endpoint_slice = event["object"]
+    metadata = endpoint_slice.get("metadata") or {}
+    service_name = (metadata.get("labels") or {}).get(services.SERVICE_NAME_LABEL)
+    source = ("Service", metadata.get("namespace", ""), service_name)
+    if source not in context.services:
         return
-    outcome = pods.pod_outcome(pod, context.identity)
-    if outcome.annotated or context.advertiser.state.contribution(source):
-        context.audit.seen(source, listing=event.get("type") is None)
-    context.apply(pod, source, outcome.adverts, outcome.problems)
+    slices = context.slices.setdefault(source, {})
+    if event.get("type") == "DELETED":
+        slices.pop(metadata["name"], None)
+    else:
+        slices[metadata["name"]] = services.slice_facts(endpoint_slice)
+    context.apply_service(source)

@@ -61,3 +61,9 @@ class KubeApi:
                 return False
             raise
         return uid is None or body["metadata"].get("uid") == uid
+
+    async def endpoint_slices(self, namespace: str, service: str) -> list[dict]:
+        """The EndpointSlices of one Service (label kubernetes.io/service-name)."""
+        body = await self.call("GET", f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                               query=[("labelSelector", f"kubernetes.io/service-name={service}")])
+        return body.get("items") or []

@@ -54,7 +54,7 @@ async def run(config: Config) -> None:
                          connection_retry=KazooRetry(max_tries=-1, max_delay=2))
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period)
-    context = Context(identity=identity, advertiser=advertiser, kube=kube)
+    context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain)
 
     def readiness():
         checks = {"kubernetes_synced": advertiser._kubernetes_synced,

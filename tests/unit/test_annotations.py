@@ -59,7 +59,8 @@ BAD = [
     ({ann.INSTANCE_ID: "-leading-dash"}, ann.INSTANCE_ID, "cannot appear in a"),
     ({ann.NODE_ID: " "}, ann.NODE_ID, "1-253 characters"),
     ({ann.HOST: "dns"}, ann.HOST, "unknown host mode"),
-    ({"discovery.asab/servce-id": "typo"}, "discovery.asab/servce-id", "unknown annotation"),
+    ({"discovery.asab/servce-id": "typo"}, "discovery.asab/servce-id", "unknown annotation on a Pod"),
+    ({"discovery.asab/mode": "service"}, "discovery.asab/mode", "unknown annotation on a Pod"),
 ]
 
 
@@ -87,3 +88,14 @@ def test_not_annotated():
     assert not ann.is_annotated(None)
     assert not ann.is_annotated({"other.io/x": "1"})
     assert ann.is_annotated({ann.PORT: "1"})
+
+
+def test_service_keys():
+    spec, problems = parse_annotations({**SERVICE, ann.MODE: "service", ann.INSTANCE_ID: "front"}, "Service")
+    assert problems == () and spec.mode == "service" and spec.instance_id == "front"
+    _, problems = parse_annotations({**SERVICE, ann.MODE: "proxy"}, "Service")
+    assert [p.field for p in problems] == [ann.MODE]
+    _, problems = parse_annotations({**SERVICE, ann.INSTANCE_ID: "x"}, "Service")
+    assert [p.field for p in problems] == [ann.INSTANCE_ID] and "endpoints mode" in problems[0].reason
+    _, problems = parse_annotations({**SERVICE, ann.HOST: "ip"}, "Service")
+    assert [p.field for p in problems] == [ann.HOST]

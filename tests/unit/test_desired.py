@@ -57,3 +57,27 @@ def test_changing_instance_id_moves_the_claim():
     assert state.records == {"x": moved.data}
     assert [(c.loser.node, c.winner.node) for c in change.conflicts] == [("y", "x")]
     assert state.count_by_kind() == {"pod": 2}
+
+
+def test_sync_gate_waits_for_every_listed_object():
+    from asab_operator.freshness import SyncGate
+    opened = []
+    gate = SyncGate(lambda: opened.append(True))
+    indexes = {"Pod": {("ns", "a"): 1, ("ns", "b"): 1}, "Service": {("ns", "s"): 1}}
+    gate.handled("Pod", ("ns", "a"), indexes)       # first call: snapshot taken, a already handled
+    assert not gate.open
+    gate.handled("Pod", ("ns", "x"), indexes)       # not annotated: not waited for
+    gate.handled("Service", ("ns", "s"), indexes)
+    assert not gate.open
+    gate.handled("Pod", ("ns", "b"), indexes)
+    assert gate.open and opened == [True]
+    gate.handled("Pod", ("ns", "c"), indexes)
+    assert opened == [True]
+
+
+def test_sync_gate_opens_at_once_when_nothing_was_listed():
+    from asab_operator.freshness import SyncGate
+    opened = []
+    gate = SyncGate(lambda: opened.append(True))
+    gate.check({"Pod": {}, "Service": {}})
+    assert gate.open and opened == [True]
