@@ -77,7 +77,8 @@ def main() -> None:
             rows.append((f"{value}.{id_type}.asab", "\n".join(urls) or "(not found)", reached))
         step("what the ASAB client discovers (DiscoveryService.locate) and reaches (DiscoveryService.session)")
         print(tabulate(rows, headers=["ASAB URL host", "located", "reached"], tablefmt="simple"))
-        warnings = env.warnings(NAMESPACE, "broken-1")
+        broken = env.core.read_namespaced_pod("broken-1", NAMESPACE).metadata.uid
+        warnings = env.warnings(NAMESPACE, "broken-1", uid=broken)
         print("\nbroken-1 was not advertised; its Warning Event says:\n    " + ("\n    ".join(warnings) or "(none yet)"))
         reached = sum(1 for row in rows if row[2].startswith("yes"))
         print(f"\n{reached} of {len(rows)} lookups reached a Pod through the real ASAB client.")

@@ -133,10 +133,17 @@ class Environment:
         """No controller-manager runs here: delete what a test made by hand."""
         for pod in self.core.list_namespaced_pod(namespace).items:
             self.delete_pod(namespace, pod.metadata.name)
+        for service in self.core.list_namespaced_service(namespace).items:
+            with contextlib.suppress(kubernetes.client.ApiException):
+                self.core.delete_namespaced_service(service.metadata.name, namespace)
+        discovery = kubernetes.client.DiscoveryV1Api(self.api_client)
+        with contextlib.suppress(kubernetes.client.ApiException):
+            discovery.delete_collection_namespaced_endpoint_slice(namespace)
 
-    def warnings(self, namespace: str, name: str) -> list[str]:
-        events = self.core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.name={name},type=Warning").items
+    def warnings(self, namespace: str, name: str, uid: str | None = None) -> list[str]:
+        """Warning Events about an object (only its current incarnation when `uid` is given)."""
+        selector = f"involvedObject.name={name},type=Warning" + (f",involvedObject.uid={uid}" if uid else "")
+        events = self.core.list_namespaced_event(namespace, field_selector=selector).items
         return [f"{e.reason}: {e.message}" for e in events]
 
 

@@ -65,7 +65,7 @@ def id_problem(value: str) -> str | None:
         return "is longer than 253 characters"
     if not ID_PATTERN.match(value):
         return (f"{value!r} cannot appear in a <value>.<id_type>.asab host name: use lower-case "
-                "letters, digits, '-' and '_', in dot-separated labels of at most 63")
+                "letters, digits, '-' and '_', in dot-separated labels of at most 63 characters")
     return None
 
 

@@ -35,11 +35,12 @@ SETTINGS = [
      "This cluster's identity, written into every record's ownership marker; the operator only "
      "changes nodes that carry it. Default: the UID of the kube-system namespace."),
     ("--namespace", "ASAB_OPERATOR_NAMESPACES", None,
-     "Watch only these namespaces (repeat the flag, or comma-separate in the variable). "
+     "Watch only this namespace; repeat the flag for several (comma-separated in the variable). "
      "Default: all namespaces."),
     ("--health-port", "ASAB_OPERATOR_HEALTH_PORT", "9180",
-     "Port of the HTTP server for /healthz (liveness), /readyz (readiness) and /metrics. 0 disables it."),
-    ("--health-host", "ASAB_OPERATOR_HEALTH_HOST", "0.0.0.0", "Address the HTTP server binds to."),
+     "Port of the HTTP server for /healthz (liveness), /readyz (readiness) and /metrics; 0 disables it. "
+     "Default: 9180."),
+    ("--health-host", "ASAB_OPERATOR_HEALTH_HOST", "0.0.0.0", "Address the HTTP server binds to. Default: 0.0.0.0."),
     ("--cluster-domain", "ASAB_OPERATOR_CLUSTER_DOMAIN", "cluster.local",
      "The cluster's DNS domain, for Services advertised in `discovery.asab/mode: service` "
      "(<name>.<namespace>.svc.<domain>). Default: cluster.local."),
@@ -47,8 +48,8 @@ SETTINGS = [
      "Seconds between full reconciles of /<path>/run against the desired state. Default: 60."),
     ("--session-timeout", "ASAB_OPERATOR_SESSION_TIMEOUT", "10",
      "ZooKeeper session timeout in seconds; our ephemeral nodes outlive a crash by this long. Default: 10."),
-    ("--log-format", "ASAB_OPERATOR_LOG_FORMAT", "text", "Log format: text or json."),
-    ("--log-level", "ASAB_OPERATOR_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
+    ("--log-format", "ASAB_OPERATOR_LOG_FORMAT", "text", "Log format: text or json. Default: text."),
+    ("--log-level", "ASAB_OPERATOR_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Default: INFO."),
 ]
 
 
@@ -57,35 +58,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {"help": f"{text} [env: {env}]"}
         if flag == "--namespace":
             kwargs.update(action="append", dest="namespaces", metavar="NAMESPACE")
-        elif flag == "--log-format":
-            kwargs.update(choices=["text", "json"])
         parser.add_argument(flag, **kwargs)
 
 
+def zookeeper_problem(servers: str) -> str | None:
+    """Why a connection string is not `host:port[,host:port...][/chroot]`, or None."""
+    hosts = servers.split("/", 1)[0]
+    for entry in hosts.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if not host:
+            return f"{entry!r} is not host:port"
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            return f"{entry!r} has no valid port"
+    return None
+
+
 def from_arguments(args: argparse.Namespace, environ=os.environ) -> Config:
-    """Flags win over environment variables, which win over defaults."""
+    """Flags win over environment variables, which win over defaults. Every bad value
+    stops the start with a message that names the flag and its variable."""
     def pick(flag: str) -> str | None:
         _, env, default, _ = next(s for s in SETTINGS if s[0] == flag)
         value = getattr(args, flag[2:].replace("-", "_"), None)
         return value if value is not None else environ.get(env, default)
 
+    def fail(flag: str, why: str):
+        env = next(s[1] for s in SETTINGS if s[0] == flag)
+        raise SystemExit(f"error: {flag} ({env}): {why}")
+
+    def number(flag: str, kind, low: float, high: float):
+        raw = pick(flag)
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            fail(flag, f"{raw!r} is not a number")
+        if not low <= value <= high:
+            fail(flag, f"{raw} is not between {low:g} and {high:g}")
+        return value
+
+    def choice(flag: str, choices: tuple[str, ...], transform=str) -> str:
+        value = transform(pick(flag))
+        if value not in choices:
+            fail(flag, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
     servers = pick("--zookeeper-servers")
     if not servers:
-        raise SystemExit("error: --zookeeper-servers (or ASAB_OPERATOR_ZOOKEEPER_SERVERS) is required")
+        fail("--zookeeper-servers", "is required")
+    if (why := zookeeper_problem(servers)):
+        fail("--zookeeper-servers", why)
     namespaces = args.namespaces or [n for n in environ.get("ASAB_OPERATOR_NAMESPACES", "").split(",") if n]
-    try:
-        return Config(
-            zookeeper_servers=servers,
-            zookeeper_path=pick("--zookeeper-path"),
-            cluster_id=pick("--cluster-id") or None,
-            namespaces=tuple(n.strip() for n in namespaces),
-            health_port=int(pick("--health-port")),
-            health_host=pick("--health-host"),
-            cluster_domain=pick("--cluster-domain").strip("."),
-            reconcile_period=float(pick("--reconcile-period")),
-            session_timeout=float(pick("--session-timeout")),
-            log_format=pick("--log-format"),
-            log_level=pick("--log-level").upper(),
-        )
-    except ValueError as error:
-        raise SystemExit(f"error: {error}")
+    return Config(
+        zookeeper_servers=servers,
+        zookeeper_path=pick("--zookeeper-path"),
+        cluster_id=pick("--cluster-id") or None,
+        namespaces=tuple(n.strip() for n in namespaces),
+        health_port=number("--health-port", int, 0, 65535),
+        health_host=pick("--health-host"),
+        cluster_domain=pick("--cluster-domain").strip("."),
+        reconcile_period=number("--reconcile-period", float, 1, 86400),
+        session_timeout=number("--session-timeout", float, 1, 600),
+        log_format=choice("--log-format", ("text", "json")),
+        log_level=choice("--log-level", ("DEBUG", "INFO", "WARNING", "ERROR"), str.upper),
+    )

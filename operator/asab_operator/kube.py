@@ -24,7 +24,11 @@ def load_config() -> None:
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
+        try:
+            kubernetes.config.load_kube_config()
+        except (kubernetes.config.ConfigException, OSError) as error:
+            raise SystemExit("error: no Kubernetes credentials: not running in a cluster, and no usable "
+                             f"kubeconfig (set KUBECONFIG, or write ~/.kube/config): {error}")
 
 
 class KubeApi:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Mapping
 
-from .record import Identity, owned_by
+from .record import Identity, marker_of, owned_by
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,10 @@ def incremental_plan(names: Iterable[str], desired: Mapping[str, bytes],
 
 
 def reconcile_plan(desired: Mapping[str, bytes], observed: Mapping[str, ObservedNode],
-                   identity: Identity, session_id: int, allow_delete: bool) -> Plan:
+                   identity: Identity, session_id: int, allow_delete: bool,
+                   namespaces: frozenset[str] | None = None) -> Plan:
+    """`namespaces`: the namespaces this operator watches (None: all). A node of ours for
+    an object outside them belongs to another operator of the same cluster: left alone."""
     create, update, replace, in_place, delete, conflicts = {}, {}, {}, {}, [], []
     for name in sorted(observed):
         node = observed[name]
@@ -64,7 +67,7 @@ def reconcile_plan(desired: Mapping[str, bytes], observed: Mapping[str, Observed
             continue
         want = desired.get(name)
         if want is None:
-            if allow_delete:
+            if allow_delete and (namespaces is None or marker_of(node.data).get("namespace") in namespaces):
                 delete.append(name)
         elif node.ephemeral_owner != session_id:
             replace[name] = want

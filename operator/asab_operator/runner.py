@@ -52,8 +52,10 @@ async def run(config: Config) -> None:
 
     client = KazooClient(hosts=config.zookeeper_servers, timeout=config.session_timeout,
                          connection_retry=KazooRetry(max_tries=-1, max_delay=2))
+    log.info("connecting to ZooKeeper at %s (session timeout %g s)", config.zookeeper_servers, config.session_timeout)
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
-    advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period)
+    advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period,
+                            namespaces=frozenset(config.namespaces) or None)
     context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain)
 
     def readiness():

@@ -48,8 +48,10 @@ def ready_pods(env, ns, count, prefix="p"):
         env.set_ready(ns, f"{prefix}-{i}", f"127.0.4.{i + 10}")
 
 
-def owners(zk, run):
-    return {name: zk.get(f"{run}/{name}")[1].ephemeralOwner for name in zk.get_children(run)}
+def owners(zk, run, ns):
+    """The session holding each of our nodes for objects in `ns`."""
+    return {name: zk.get(f"{run}/{name}")[1].ephemeralOwner for name in zk.get_children(run)
+            if f"~{ns}~" in name}
 
 
 def test_session_expiry_restores_every_record_with_its_newest_data(env, zk, ns, isolated):
@@ -77,15 +79,15 @@ def test_stale_nodes_from_a_killed_operator_are_replaced_not_skipped(env, zk, ns
     first = isolated("--session-timeout", "8")
     ready_pods(env, ns, 3)
     eventually(lambda: len(records_of(zk, ns, isolated.run)) == 3, what="3 records")
-    old = owners(zk, isolated.run)
+    old = owners(zk, isolated.run, ns)
     first.stop(signal.SIGKILL)      # its session, and its ephemeral nodes, live on for 8 s
-    assert owners(zk, isolated.run) == old
+    assert owners(zk, isolated.run, ns) == old
     isolated("--session-timeout", "8")
-    eventually(lambda: (now := owners(zk, isolated.run)) and len(now) == 3
+    eventually(lambda: (now := owners(zk, isolated.run, ns)) and len(now) == 3
                and not set(now.values()) & set(old.values()), 8, 0.05,
                "the new operator to replace the nodes its killed predecessor still held")
     time.sleep(9)                   # the killed operator's session has expired by now
-    final = owners(zk, isolated.run)
+    final = owners(zk, isolated.run, ns)
     assert set(final) == set(old), "exactly the same nodes, no duplicates, none lost"
     assert len(set(final.values())) == 1 and not set(final.values()) & set(old.values())
 

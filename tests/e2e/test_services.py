@@ -53,43 +53,47 @@ def records_of_all(zk, ns):
 
 
 def test_service_endpoints_follow_the_slices(env, zk, operator, ns):
-    create_service(env, ns, "front", {SERVICE: "front"})
-    put_slice(env, ns, "front", "front-a", [endpoint("192.0.2.1", "front-1"),
-                                            endpoint("192.0.2.2", "front-2", node="node-b"),
+    front = f"front-{ns[-8:]}"   # instance ids are cluster-wide: unique per test
+    create_service(env, ns, front, {SERVICE: "front"})
+    f1, f2 = f"front-1-{ns}", f"front-2-{ns}"
+    put_slice(env, ns, front, "front-a", [endpoint("192.0.2.1", f1),
+                                            endpoint("192.0.2.2", f2, node="node-b"),
                                             endpoint("192.0.2.3", "front-3", ready=False),
                                             endpoint("192.0.2.4", "front-4", ready=False, terminating=True)])
-    put_slice(env, ns, "front", "front-b", [endpoint("192.0.2.9")])      # no Pod behind it
-    put_slice(env, ns, "front", "front-v6", [endpoint("fd00::1", "front-6")], address_type="IPv6")
+    put_slice(env, ns, front, "front-b", [endpoint("192.0.2.9")])      # no Pod behind it
+    put_slice(env, ns, front, "front-v6", [endpoint("fd00::1", "front-6")], address_type="IPv6")
     records = eventually(lambda: (r := service_records(zk, ns)) and len(r) == 3 and r, what="3 endpoint records")
-    assert set(records) == {"front-1", "front-2", "front-192-0-2-9"}
-    assert records["front-2"]["host"] == "192.0.2.2" and records["front-2"]["web"] == [["0.0.0.0", 8080]]
-    assert records["front-2"]["node_id"] == "node-b" and records["front-2"]["service_id"] == "front"
-    assert records["front-2"]["asab_operator"]["name"] == "front"
+    assert set(records) == {f1, f2, f"{front}-192-0-2-9"}
+    assert records[f2]["host"] == "192.0.2.2" and records[f2]["web"] == [["0.0.0.0", 8080]]
+    assert records[f2]["node_id"] == "node-b" and records[f2]["service_id"] == "front"
+    assert records[f2]["asab_operator"]["name"] == front
 
-    put_slice(env, ns, "front", "front-a", [endpoint("192.0.2.1", "front-1", ready=False, terminating=True),
-                                            endpoint("192.0.2.2", "front-2", node="node-b")])
-    eventually(lambda: set(service_records(zk, ns)) == {"front-2", "front-192-0-2-9"}, what="front-1 withdrawn")
+    put_slice(env, ns, front, "front-a", [endpoint("192.0.2.1", f1, ready=False, terminating=True),
+                                            endpoint("192.0.2.2", f2, node="node-b")])
+    eventually(lambda: set(service_records(zk, ns)) == {f2, f"{front}-192-0-2-9"}, what="front-1 withdrawn")
     kubernetes.client.DiscoveryV1Api(env.api_client).delete_namespaced_endpoint_slice("front-b", ns)
-    eventually(lambda: set(service_records(zk, ns)) == {"front-2"}, what="the deleted slice's endpoint withdrawn")
-    env.core.patch_namespaced_service("front", ns, {"metadata": {"annotations": {SERVICE: None}}})
+    eventually(lambda: set(service_records(zk, ns)) == {f2}, what="the deleted slice's endpoint withdrawn")
+    env.core.patch_namespaced_service(front, ns, {"metadata": {"annotations": {SERVICE: None}}})
     eventually(lambda: service_records(zk, ns) == {}, what="all withdrawn with the annotation")
 
 
 def test_port_annotation_maps_service_port_to_endpoint_port_and_publish_not_ready(env, zk, operator, ns):
     ports = [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "admin", "port": 9000, "targetPort": 9443}]
     create_service(env, ns, "api", {SERVICE: "api", "discovery.asab/port": "admin"}, ports=ports, publish=True)
-    put_slice(env, ns, "api", "api-a", [endpoint("192.0.2.20", "api-1", ready=False)],
+    pod = f"api-1-{ns}"   # instance ids are cluster-wide: unique per test
+    put_slice(env, ns, "api", "api-a", [endpoint("192.0.2.20", pod, ready=False)],
               ports=[{"name": "http", "port": 8080}, {"name": "admin", "port": 9443}])
     records = eventually(lambda: service_records(zk, ns), what="the not-ready endpoint (publishNotReadyAddresses)")
-    assert records["api-1"]["web"] == [["0.0.0.0", 9443]]
+    assert records[pod]["web"] == [["0.0.0.0", 9443]]
 
 
 def test_service_mode_advertises_the_cluster_dns_name(env, zk, operator, ns):
-    create_service(env, ns, "catalog", {SERVICE: "catalog", "discovery.asab/mode": "service"})
+    create_service(env, ns, "catalog", {SERVICE: "catalog", "discovery.asab/mode": "service",
+                                        "discovery.asab/instance-id": f"catalog-{ns}"})
     records = eventually(lambda: service_records(zk, ns), what="the Service record")
-    assert list(records) == ["catalog"]
-    assert records["catalog"]["host"] == f"catalog.{ns}.svc.cluster.local"
-    assert records["catalog"]["web"] == [["0.0.0.0", 80]]
+    assert list(records) == [f"catalog-{ns}"]
+    assert records[f"catalog-{ns}"]["host"] == f"catalog.{ns}.svc.cluster.local"
+    assert records[f"catalog-{ns}"]["web"] == [["0.0.0.0", 80]]
 
 
 def test_bad_service_annotations_are_reported(env, zk, operator, ns):

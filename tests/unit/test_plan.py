@@ -65,3 +65,11 @@ def test_reconcile_of_a_converged_state_writes_nothing():
     desired = {f"n{i}": ours(str(i)) for i in range(100)}
     plan = reconcile_plan(desired, observed, ME, 5, allow_delete=True)
     assert plan.writes == 0 and len(plan.in_place) == 100
+
+
+def test_reconcile_leaves_nodes_of_namespaces_it_does_not_watch():
+    a = b'{"host": "h", "asab_operator": {"cluster": "me", "namespace": "a"}}'
+    b = b'{"host": "h", "asab_operator": {"cluster": "me", "namespace": "b"}}'
+    observed = {"in-a": ObservedNode(a, 5, 0), "in-b": ObservedNode(b, 5, 0)}
+    plan = reconcile_plan({}, observed, ME, 5, allow_delete=True, namespaces=frozenset({"a"}))
+    assert plan.delete == ("in-a",)

@@ -31,11 +31,12 @@ RETRYABLE = (ConnectionLoss, SessionExpiredError)
 
 class Advertiser:
     def __init__(self, client: KazooClient, run_path: str, identity: Identity,
-                 reconcile_period: float = 60.0) -> None:
+                 reconcile_period: float = 60.0, namespaces: frozenset[str] | None = None) -> None:
         self.client = client
         self.run_path = run_path.rstrip("/")
         self.identity = identity
         self.reconcile_period = reconcile_period
+        self.namespaces = namespaces   # None: all; else nodes for other namespaces are not ours to delete
         self.state = DesiredState()
         self._written: dict[str, bytes] = {}   # confirmed in ZooKeeper in this session
         self._dirty: set[str] = set()
@@ -90,7 +91,8 @@ class Advertiser:
             self._connected = False
             if state == KazooState.LOST:
                 self._written.clear()
-            log.warning("ZooKeeper connection %s", state.lower())
+            servers = ",".join(f"{host}:{port}" for host, port in self.client.hosts)
+            log.warning("ZooKeeper connection %s (%s); not ready until it is back", state.lower(), servers)
             return
         self._connected = True
         session_id = self.client.client_id[0] if self.client.client_id else None
@@ -162,7 +164,7 @@ class Advertiser:
         session_id = self._session_id or 0
         observed = await self._list_run()
         plan = reconcile_plan(self.desired, observed, self.identity, session_id,
-                              allow_delete=self._kubernetes_synced)
+                              allow_delete=self._kubernetes_synced, namespaces=self.namespaces)
         self._written = dict(plan.in_place)
         for name in plan.conflicts:
             metrics.ERRORS.labels(kind="name_conflict").inc()
