@@ -36,6 +36,7 @@ def main() -> None:
     step("local environment: etcd + kube-apiserver (built from the Go proxy) + ZooKeeper")
     localenv.up()
     env = harness.Environment()
+    env.install_crds()
     log_dir = localenv.STATE / "demo"
     log_dir.mkdir(exist_ok=True)
 

@@ -65,6 +65,24 @@ class Environment:
         self.api_client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
 
+    def install_crds(self) -> None:
+        """Apply every CustomResourceDefinition in crds/ (create, or replace when present)."""
+        import yaml
+        api = kubernetes.client.ApiextensionsV1Api(self.api_client)
+        for path in sorted((REPO / "crds").glob("*.yaml")):
+            for body in yaml.safe_load_all(path.read_text()):
+                try:
+                    current = api.read_custom_resource_definition(body["metadata"]["name"])
+                    body["metadata"]["resourceVersion"] = current.metadata.resource_version
+                    api.replace_custom_resource_definition(body["metadata"]["name"], body)
+                except kubernetes.client.ApiException as error:
+                    if error.status != 404:
+                        raise
+                    api.create_custom_resource_definition(body)
+                eventually(lambda: any(c.type == "Established" and c.status == "True" for c in
+                                       api.read_custom_resource_definition(body["metadata"]["name"]).status.conditions or ()),
+                           30, 0.1, f"CRD {body['metadata']['name']} to be established")
+
     def audit_mark(self) -> int:
         return self.audit_log.stat().st_size if self.audit_log.exists() else 0
 

@@ -108,5 +108,15 @@ class DesiredState:
             counts[kind] = counts.get(kind, 0) + 1
         return counts
 
+    def lost_to(self, node: str) -> Advert | None:
+        """The advert that keeps `node`'s instance_id from it, if any."""
+        winner = self._lost_to.get(node)
+        if winner is None:
+            return None
+        for claims in self._claims.values():
+            if winner in claims:
+                return claims[winner]
+        return None
+
     def is_advertised(self, advert: Advert) -> bool:
         return self.records.get(advert.node) == advert.data

@@ -14,6 +14,7 @@ from typing import Hashable
 import kopf
 
 from . import annotations as ann
+from .advertisements import Advertisements
 from .freshness import RelistAudit, Subject, SyncGate
 from .kube import KubeApi
 from .record import Identity, Owner
@@ -38,8 +39,10 @@ class Context:
     slices: dict[Hashable, dict[str, services.SliceFacts]] = dataclasses.field(default_factory=dict)
     audit: RelistAudit = dataclasses.field(init=False)
     gate: SyncGate = dataclasses.field(init=False)
+    advertisements: Advertisements = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
+        self.advertisements = Advertisements(self.identity, self.advertiser, self.reporter, self.kube)
         self.audit = RelistAudit(
             sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),
             exists=self.kube.exists, withdraw=self.withdraw, uid_of=self.uid_of)
@@ -51,10 +54,15 @@ class Context:
 
     def apply(self, body, source: Hashable, adverts, problems) -> None:
         """One source's new contribution, and what is wrong with it."""
-        self.reporter.conflicts(self.advertiser.update(source, adverts))
+        conflicts = self.advertiser.update(source, adverts)
+        self.reporter.conflicts(conflicts)
+        self.advertisements.conflicts_changed(conflicts)
         self.reporter.problems(body, source, problems)
 
     def withdraw(self, source: Hashable) -> None:
+        if source[0] == "Advertisement":
+            self.advertisements.withdraw(source)
+            return
         self.advertiser.update(source, ())
         self.reporter.forget(source)
         self.services.pop(source, None)
@@ -81,7 +89,8 @@ def source_of(kind: str, body) -> tuple[str, str, str]:
 
 def indexes_of(kwargs: dict) -> dict:
     """The kopf indexes of what the first listing must have handled, by kind."""
-    return {"Pod": kwargs["annotated_pods"], "Service": kwargs["annotated_services"]}
+    return {"Pod": kwargs["annotated_pods"], "Service": kwargs["annotated_services"],
+            "Advertisement": kwargs["advertisements"]}
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -101,6 +110,11 @@ async def annotated_services(namespace, name, uid, **_):
     return {(namespace, name): uid}
 
 
+@kopf.index("discovery.asab", "v1alpha1", "advertisements", registry=REGISTRY)
+async def advertisements(namespace, name, uid, **_):
+    return {(namespace, name): uid}
+
+
 @kopf.on.event("v1", "namespaces", registry=REGISTRY, when=lambda name, **_: name == "kube-system")
 async def kubernetes_listed(memo, **kwargs):
     """Runs once the indexes are full: opens the gate at once when nothing was annotated."""
@@ -112,12 +126,14 @@ async def pod_event(event, memo, **kwargs):
     context: Context = memo.context
     pod = event["object"]
     source = source_of("Pod", pod)
-    if event.get("type") == "DELETED":
+    deleted = event.get("type") == "DELETED"
+    selected = context.advertisements.on_pod(pod, deleted)
+    if deleted:
         context.withdraw(source)
         context.audit.forget(source)
     else:
         outcome = pods.pod_outcome(pod, context.identity)
-        if outcome.annotated or context.advertiser.state.contribution(source):
+        if outcome.annotated or selected or context.advertiser.state.contribution(source):
             context.audit.seen(source, listing=event.get("type") is None)
         context.apply(pod, source, outcome.adverts, outcome.problems)
     context.gate.handled("Pod", source[1:], indexes_of(kwargs))
@@ -164,3 +180,17 @@ async def endpoint_slice_event(event, memo, **_):
     else:
         slices[metadata["name"]] = services.slice_facts(endpoint_slice)
     context.apply_service(source)
+
+
+@kopf.on.event("discovery.asab", "v1alpha1", "advertisements", registry=REGISTRY)
+async def advertisement_event(event, memo, **kwargs):
+    context: Context = memo.context
+    body = event["object"]
+    source = source_of("Advertisement", body)
+    if event.get("type") == "DELETED":
+        context.advertisements.on_deleted(source[1], source[2])
+        context.audit.forget(source)
+    else:
+        context.audit.seen(source, listing=event.get("type") is None)
+        await context.advertisements.on_event(body, listing=event.get("type") is None)
+    context.gate.handled("Advertisement", source[1:], indexes_of(kwargs))

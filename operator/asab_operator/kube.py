@@ -71,3 +71,14 @@ class KubeApi:
         body = await self.call("GET", f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
                                query=[("labelSelector", f"kubernetes.io/service-name={service}")])
         return body.get("items") or []
+
+    async def pods(self, namespace: str, label_selector: str) -> list[dict]:
+        body = await self.call("GET", f"/api/v1/namespaces/{namespace}/pods",
+                               query=[("labelSelector", label_selector)])
+        return body.get("items") or []
+
+    async def patch_advertisement_status(self, namespace: str, name: str, status: dict) -> dict:
+        """Merge-patch the status subresource; returns the status as stored."""
+        path = PATHS["Advertisement"].format(namespace=namespace, name=name) + "/status"
+        body = await self.call("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")
+        return body.get("status") or {}

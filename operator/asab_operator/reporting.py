@@ -53,6 +53,9 @@ class Reporter:
         if self._reported.pop(source, None) is not None:
             self._count(source)
 
+    def message(self, source: Hashable) -> str | None:
+        return self._reported.get(source)
+
     def sources(self) -> Iterable[Hashable]:
         return self._reported.keys()
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="session")
 def env() -> harness.Environment:
     localenv.up()   # idempotent: a running environment is reused
-    return harness.Environment()
+    environment = harness.Environment()
+    environment.install_crds()
+    return environment
 
 
 @pytest.fixture(scope="session")

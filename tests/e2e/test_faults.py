@@ -83,9 +83,15 @@ def test_stale_nodes_from_a_killed_operator_are_replaced_not_skipped(env, zk, ns
     first.stop(signal.SIGKILL)      # its session, and its ephemeral nodes, live on for 8 s
     assert owners(zk, isolated.run, ns) == old
     isolated("--session-timeout", "8")
-    eventually(lambda: (now := owners(zk, isolated.run, ns)) and len(now) == 3
-               and not set(now.values()) & set(old.values()), 8, 0.05,
-               "the new operator to replace the nodes its killed predecessor still held")
+    seen = {}
+
+    def replaced():
+        seen["now"] = now = owners(zk, isolated.run, ns)
+        return len(now) == 3 and not set(now.values()) & set(old.values())
+    try:
+        eventually(replaced, 8, 0.05, "the new operator to replace the nodes its killed predecessor held")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; before: {old}; last seen: {seen.get('now')}") from None
     time.sleep(9)                   # the killed operator's session has expired by now
     final = owners(zk, isolated.run, ns)
     assert set(final) == set(old), "exactly the same nodes, no duplicates, none lost"

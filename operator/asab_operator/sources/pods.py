@@ -36,7 +36,8 @@ def container_ports(pod: Mapping) -> list[dict]:
             for port in container.get("ports") or ()]
 
 
-def resolve_port(pod: Mapping, wanted: int | str | None) -> tuple[int | None, ann.Problem | None]:
+def resolve_port(pod: Mapping, wanted: int | str | None,
+                 field: str = ann.PORT) -> tuple[int | None, ann.Problem | None]:
     """The port to advertise: a number as given, a port name looked up, or the default."""
     if isinstance(wanted, int):
         return wanted, None
@@ -46,20 +47,20 @@ def resolve_port(pod: Mapping, wanted: int | str | None) -> tuple[int | None, an
             if port.get("name") == wanted:
                 return port["containerPort"], None
         names = sorted(p["name"] for p in ports if p.get("name"))
-        return None, ann.Problem(ann.PORT, f"no container port is named {wanted!r} "
-                                           f"(named ports: {', '.join(names) or 'none'})")
+        return None, ann.Problem(field, f"no container port is named {wanted!r} "
+                                        f"(named ports: {', '.join(names) or 'none'})")
     for name in ("http", "web"):
         for port in ports:
             if port.get("name") == name:
                 return port["containerPort"], None
     if len(ports) == 1:
         return ports[0]["containerPort"], None
-    return None, ann.Problem(ann.PORT, f"not set, and the Pod declares {len(ports)} container ports, "
-                                       "none named 'http' or 'web': set it to a port number or name")
+    return None, ann.Problem(field, f"not set, and the Pod declares {len(ports)} container ports, "
+                                    "none named 'http' or 'web': set it to a port number or name")
 
 
 def pod_outcome(pod: Mapping, identity: Identity) -> Outcome:
-    """The record this Pod should have in ZooKeeper (none unless annotated and Ready)."""
+    """The record an annotated Pod should have in ZooKeeper (none unless annotated and Ready)."""
     metadata = pod.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     if not ann.is_annotated(annotations):
@@ -67,25 +68,32 @@ def pod_outcome(pod: Mapping, identity: Identity) -> Outcome:
     spec, problems = ann.parse_annotations(annotations)
     if spec is None:
         return Outcome(problems=problems, annotated=True)
-    port, problem = resolve_port(pod, spec.port)
+    namespace, name = metadata.get("namespace", ""), metadata["name"]
+    owner = Owner(kind="Pod", namespace=namespace, name=name, uid=metadata.get("uid", ""))
+    rank = (metadata.get("creationTimestamp") or "", "Pod", namespace, name)
+    return record_for_pod(pod, spec, identity, owner, node_name(identity, "Pod", namespace, name), rank,
+                          APPCLASS, ann.PORT)
+
+
+def record_for_pod(pod: Mapping, spec: ann.AdvertiseSpec, identity: Identity, owner: Owner, node: str,
+                   rank: tuple, appclass: str, port_field: str) -> Outcome:
+    """The record of one Pod under a validated spec (from its annotations or an Advertisement)."""
+    port, problem = resolve_port(pod, spec.port, port_field)
     if problem:
         return Outcome(problems=(problem,), annotated=True)
     if not is_ready(pod):
         return Outcome(annotated=True)
-    namespace, name = metadata.get("namespace", ""), metadata["name"]
-    owner = Owner(kind="Pod", namespace=namespace, name=name, uid=metadata.get("uid", ""))
+    metadata = pod.get("metadata") or {}
     status = pod.get("status") or {}
-    instance_id = spec.instance_id or name
+    instance_id = spec.instance_id or metadata["name"]
     record = build_record(
         identity=identity, owner=owner,
-        host=status["podIP"], port=port, appclass=APPCLASS,
+        host=status["podIP"], port=port, appclass=appclass,
         service_id=spec.service_id,
         instance_id=instance_id,
         node_id=spec.node_id or (pod.get("spec") or {}).get("nodeName"),
         launch_time=asab_time(status.get("startTime") or metadata.get("creationTimestamp")),
         discovery=spec.discovery,
     )
-    advert = Advert(node=node_name(identity, "Pod", namespace, name), data=encode(record),
-                    instance_id=instance_id, owner=owner,
-                    rank=(metadata.get("creationTimestamp") or "", "Pod", namespace, name))
+    advert = Advert(node=node, data=encode(record), instance_id=instance_id, owner=owner, rank=rank)
     return Outcome(adverts=(advert,), annotated=True)
