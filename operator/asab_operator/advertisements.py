@@ -15,9 +15,8 @@ import logging
 from typing import Hashable, Mapping
 
 from . import annotations as ann
-from .desired import Conflict
 from .kube import KubeApi
-from .record import Identity, Owner
+from .record import SEPARATOR, Identity, Owner
 from .reporting import Reporter, object_reference
 from .sinks.zookeeper import Advertiser
 from .sources import advertisements as ads
@@ -56,7 +55,7 @@ class Advertisements:
         return (KIND, *key, pod)
 
     def _apply(self, source: Hashable, tracked: Tracked, adverts, problems) -> None:
-        self.reporter.conflicts(self.advertiser.update(source, adverts))
+        self.advertiser.update(source, adverts)
         self.reporter.problems(object_reference(tracked.owner), source, problems, reason="InvalidAdvertisement")
 
     def _withdraw(self, source: Hashable) -> None:
@@ -147,11 +146,14 @@ class Advertisements:
             self.tracked[key].pods.discard(source[3])
             self.status_changed(key)
 
-    def conflicts_changed(self, conflicts: list[Conflict]) -> None:
-        for conflict in conflicts:
-            for owner in (conflict.loser.owner, conflict.winner.owner):
-                if owner.kind == KIND:
-                    self.status_changed((owner.namespace, owner.name))
+    def nodes_changed(self, nodes) -> None:
+        """Records changed in the desired state (a claim won or lost too): refresh those statuses."""
+        marker = f"{SEPARATOR}{KIND.lower()}{SEPARATOR}"
+        for node in nodes:
+            if marker in node:
+                namespace, name = node.split(marker, 1)[1].split(SEPARATOR)[:2]
+                if (namespace, name) in self.tracked:
+                    self.status_changed((namespace, name))
 
     # --- status ---
 

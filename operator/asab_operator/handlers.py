@@ -43,6 +43,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.advertisements = Advertisements(self.identity, self.advertiser, self.reporter, self.kube)
+        self.advertiser.on_change = self._changed
         self.audit = RelistAudit(
             sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),
             exists=self.kube.exists, withdraw=self.withdraw, uid_of=self.uid_of)
@@ -52,11 +53,13 @@ class Context:
         self.audit.armed = True
         self.advertiser.kubernetes_synced()
 
+    def _changed(self, change) -> None:
+        self.reporter.conflicts(change.conflicts)
+        self.advertisements.nodes_changed(change.nodes)
+
     def apply(self, body, source: Hashable, adverts, problems) -> None:
         """One source's new contribution, and what is wrong with it."""
-        conflicts = self.advertiser.update(source, adverts)
-        self.reporter.conflicts(conflicts)
-        self.advertisements.conflicts_changed(conflicts)
+        self.advertiser.update(source, adverts)
         self.reporter.problems(body, source, problems)
 
     def withdraw(self, source: Hashable) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import time
 
+import kubernetes
+
 from harness import eventually, records_of, zxid
 
 SERVICE = "discovery.asab/service-id"
@@ -115,8 +117,24 @@ def test_steady_state_writes_nothing(env, zk, operator, ns):
         env.create_pod(ns, f"idle-{i}", {SERVICE: "idle"})
         env.set_ready(ns, f"idle-{i}", f"127.0.1.{i + 10}")
     env.create_pod(ns, "idle-bad", {SERVICE: "idle", "discovery.asab/discovery": "nope"})
-    eventually(lambda: len(records_of(zk, ns)) == 5, what="5 records")
-    eventually(lambda: env.warnings(ns, "idle-bad"), what="the Warning Event")
+    # Every kind of source at once: a Service, and Advertisements (static, selector, invalid).
+    env.core.create_namespaced_service(ns, {"metadata": {"name": "idle", "annotations": {
+        SERVICE: "idle", "discovery.asab/mode": "service", "discovery.asab/instance-id": f"idle-{ns}"}},
+        "spec": {"ports": [{"name": "http", "port": 80}]}})
+    custom = kubernetes.client.CustomObjectsApi(env.api_client)
+    for name, spec in (("static", {"host": "127.0.1.30", "port": 80, "instanceId": f"static-{ns}"}),
+                       ("selected", {"selector": {"matchLabels": {"idle": "yes"}}}),
+                       ("invalid", {"host": "fd00::1", "port": 80})):
+        custom.create_namespaced_custom_object("discovery.asab", "v1alpha1", ns, "advertisements", {
+            "apiVersion": "discovery.asab/v1alpha1", "kind": "Advertisement", "metadata": {"name": name},
+            "spec": {"serviceId": "idle", **spec}})
+    env.create_pod(ns, "idle-selected", labels={"idle": "yes"})
+    env.set_ready(ns, "idle-selected", "127.0.1.31")
+    eventually(lambda: len(records_of(zk, ns)) == 8, what="8 records")
+    eventually(lambda: env.warnings(ns, "idle-bad") and env.warnings(ns, "invalid"), what="the Warning Events")
+    eventually(lambda: all((custom.get_namespaced_custom_object("discovery.asab", "v1alpha1", ns, "advertisements",
+                                                               n).get("status") or {}).get("conditions")
+                           for n in ("static", "selected", "invalid")), what="the statuses")
     time.sleep(1)
     before, mark = zxid(env), env.audit_mark()
     writes_before = operator.metric("asab_operator_zookeeper_writes_total")

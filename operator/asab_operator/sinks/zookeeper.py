@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Hashable, Iterable
+from typing import Callable, Hashable, Iterable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
                               SessionExpiredError)
 
 from .. import metrics
-from ..desired import Advert, Conflict, DesiredState
+from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, owned_by
 
@@ -38,6 +38,7 @@ class Advertiser:
         self.reconcile_period = reconcile_period
         self.namespaces = namespaces   # None: all; else nodes for other namespaces are not ours to delete
         self.state = DesiredState()
+        self.on_change: Callable[[Change], None] = lambda change: None
         self._written: dict[str, bytes] = {}   # confirmed in ZooKeeper in this session
         self._dirty: set[str] = set()
         self._full_requested = True
@@ -50,16 +51,17 @@ class Advertiser:
 
     # --- inputs (called from handlers, on the event loop) ---
 
-    def update(self, source: Hashable, adverts: Iterable[Advert]) -> list[Conflict]:
+    def update(self, source: Hashable, adverts: Iterable[Advert]) -> None:
         """Replace what one source contributes; only changed nodes get work.
-        Returns the duplicate instance_id claims this change newly lost, to be reported."""
+        `on_change` hears of every change (to report lost claims, refresh statuses)."""
         change = self.state.replace(source, adverts)
         if change.nodes:
             self._dirty |= change.nodes
             self._wake.set()
             for kind, count in self.state.count_by_kind().items():
                 metrics.ADVERTISEMENTS.labels(source=kind).set(count)
-        return change.conflicts
+        if change.nodes or change.conflicts:
+            self.on_change(change)
 
     @property
     def desired(self) -> dict[str, bytes]:
