@@ -40,8 +40,13 @@ class Owner:
     uid: str
 
 
+def node_prefix(identity: Identity) -> str:
+    """What every node name of this identity starts with."""
+    return SEPARATOR.join((NAME_PREFIX, identity.tag, ""))
+
+
 def node_name(identity: Identity, kind: str, namespace: str, name: str) -> str:
-    return SEPARATOR.join((NAME_PREFIX, identity.tag, kind.lower(), namespace, name))
+    return node_prefix(identity) + SEPARATOR.join((kind.lower(), namespace, name))
 
 
 def asab_time(kubernetes_time: str | None) -> str | None:

@@ -23,7 +23,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, 
 from .. import metrics
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
-from ..record import Identity, owned_by
+from ..record import Identity, node_prefix, owned_by
 
 log = logging.getLogger(__name__)
 RETRYABLE = (ConnectionLoss, SessionExpiredError)
@@ -176,7 +176,11 @@ class Advertiser:
         log.debug("reconciled %d nodes: %d writes", len(observed), plan.writes)
 
     async def _list_run(self) -> dict[str, ObservedNode]:
-        children = await self._call(self.client.get_children_async(self.run_path))
+        """Our part of /<path>/run: every node we write has our name prefix, so only those
+        are read (after an expiry there are none, and restoring costs only the creates)."""
+        prefix = node_prefix(self.identity)
+        children = [name for name in await self._call(self.client.get_children_async(self.run_path))
+                    if name.startswith(prefix)]
         results = await asyncio.gather(
             *(self._call(self.client.get_async(f"{self.run_path}/{name}")) for name in children),
             return_exceptions=True)
