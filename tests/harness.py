@@ -34,13 +34,18 @@ PEER = [PYTHON, str(REPO / "tests" / "peers" / "asab_peer.py")]
 
 
 def eventually(check, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
-    """Poll `check()` until it returns something truthy; fail with the last value."""
+    """Poll `check()` until it returns something truthy; fail with the last value.
+    An API error (such as 404 before an object exists) counts as "not yet"."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            last = check()
+        except (kubernetes.client.ApiException, KeyError) as error:
+            last = error
+        else:
+            if last:
+                return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
 
@@ -213,10 +218,10 @@ class Operator(Process):
     """`asab-operator run` against the local environment."""
 
     def __init__(self, env: Environment, log_dir: pathlib.Path, *args: str, name: str = "operator",
-                 **settings: str) -> None:
+                 zookeeper: str | None = None, **settings: str) -> None:
         self.port = free_port()
         self.name = name
-        argv = OPERATOR + ["run", "--zookeeper-servers", env.zookeeper, "--health-port", str(self.port),
+        argv = OPERATOR + ["run", "--zookeeper-servers", zookeeper or env.zookeeper, "--health-port", str(self.port),
                            "--health-host", "127.0.0.1", *args]
         environ = env.process_env(**settings)
         environ["KUBECONFIG"] = settings.get("KUBECONFIG", env.operator_kubeconfig)
@@ -252,10 +257,18 @@ class Operator(Process):
 class AsabPeer(Process):
     """A real ASAB application on the same ZooKeeper and path, asked what it discovers."""
 
-    def __init__(self, env: Environment, log_dir: pathlib.Path, path: str = "asab", name: str = "asab-peer") -> None:
+    def __init__(self, env: Environment, log_dir: pathlib.Path, path: str = "asab", name: str = "asab-peer",
+                 zookeeper: str | None = None, listen: str | None = None, auth: bool = False,
+                 **environ: str) -> None:
+        """`listen` like ASAB's [web] listen (default 127.0.0.1 <port>, which is not advertised
+        usably); `environ` such as SERVICE_ID, INSTANCE_ID, ASAB_HOSTNAME."""
         self.port = free_port()
-        argv = PEER + ["--zookeeper", env.zookeeper, "--port", str(self.port), "--path", path]
-        super().__init__(argv, env.process_env(), log_dir / f"{name}.log")
+        argv = PEER + ["--zookeeper", zookeeper or env.zookeeper, "--port", str(self.port), "--path", path]
+        if listen:
+            argv += ["--listen", listen.replace("{port}", str(self.port))]
+        if auth:
+            argv.append("--auth")
+        super().__init__(argv, env.process_env(**environ), log_dir / f"{name}.log")
         eventually(lambda: self._up(), 60, 0.2, "the ASAB peer to serve HTTP")
 
     def _up(self) -> bool:
@@ -272,8 +285,9 @@ class AsabPeer(Process):
         assert status == 200, body
         return body["urls"]
 
-    def fetch(self, url: str) -> dict:
-        _, body = http_json(f"http://127.0.0.1:{self.port}/peer/fetch?url={url}", timeout=30)
+    def fetch(self, url: str, auth: str | None = None) -> dict:
+        query = f"url={url}" + (f"&auth={auth}" if auth else "")
+        _, body = http_json(f"http://127.0.0.1:{self.port}/peer/fetch?{query}", timeout=30)
         return body
 
 

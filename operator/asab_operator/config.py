@@ -19,6 +19,13 @@ class Config:
     session_timeout: float = 10.0
     log_format: str = "text"
     log_level: str = "INFO"
+    key_keeper: bool = True
+    key_namespace: str = "default"
+    key_configmap: str = "asab-internal-auth-jwks"
+    key_backup_secret: str | None = None
+    key_source_of_truth: str = "zookeeper"
+    key_repair: bool = False
+    key_rotation_period: float = 0
 
     @property
     def run_path(self) -> str:
@@ -48,6 +55,22 @@ SETTINGS = [
      "Seconds between full reconciles of /<path>/run against the desired state. Default: 60."),
     ("--session-timeout", "ASAB_OPERATOR_SESSION_TIMEOUT", "10",
      "ZooKeeper session timeout in seconds; our ephemeral nodes outlive a crash by this long. Default: 10."),
+    ("--key-keeper", "ASAB_OPERATOR_KEY_KEEPER", "on",
+     "Keep ASAB's shared internal auth key (/asab/auth/internal_auth_private.key): on or off. Default: on."),
+    ("--key-namespace", "ASAB_OPERATOR_KEY_NAMESPACE", "default",
+     "Namespace of the public key ConfigMap and the backup Secret (normally the operator's own). Default: default."),
+    ("--key-configmap", "ASAB_OPERATOR_KEY_CONFIGMAP", "asab-internal-auth-jwks",
+     "ConfigMap that receives the public JWK set (jwks.json); annotate it with discovery.asab/rotate-key=<any new "
+     "value> to rotate the key. Default: asab-internal-auth-jwks."),
+    ("--key-backup-secret", "ASAB_OPERATOR_KEY_BACKUP_SECRET", "",
+     "Also keep the private key in this Secret, and restore it from there when ZooKeeper loses it. Default: none."),
+    ("--key-source-of-truth", "ASAB_OPERATOR_KEY_SOURCE_OF_TRUTH", "zookeeper",
+     "When the backup Secret and ZooKeeper disagree, which one wins: zookeeper or secret. Default: zookeeper."),
+    ("--key-repair", "ASAB_OPERATOR_KEY_REPAIR", "off",
+     "Rewrite an invalid key node with a new (or the backed-up) key: on or off. Default: off (report only)."),
+    ("--key-rotation-period", "ASAB_OPERATOR_KEY_ROTATION_PERIOD", "0",
+     "Rotate the key every this many seconds; 0 never. Each rotation makes ASAB services disagree for up to "
+     "300 s. Default: 0."),
     ("--log-format", "ASAB_OPERATOR_LOG_FORMAT", "text", "Log format: text or json. Default: text."),
     ("--log-level", "ASAB_OPERATOR_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Default: INFO."),
 ]
@@ -119,4 +142,11 @@ def from_arguments(args: argparse.Namespace, environ=os.environ) -> Config:
         session_timeout=number("--session-timeout", float, 1, 600),
         log_format=choice("--log-format", ("text", "json")),
         log_level=choice("--log-level", ("DEBUG", "INFO", "WARNING", "ERROR"), str.upper),
+        key_keeper=choice("--key-keeper", ("on", "off"), str.lower) == "on",
+        key_namespace=pick("--key-namespace"),
+        key_configmap=pick("--key-configmap"),
+        key_backup_secret=pick("--key-backup-secret") or None,
+        key_source_of_truth=choice("--key-source-of-truth", ("zookeeper", "secret"), str.lower),
+        key_repair=choice("--key-repair", ("on", "off"), str.lower) == "on",
+        key_rotation_period=number("--key-rotation-period", float, 0, 10 * 365 * 86400),
     )

@@ -6,6 +6,7 @@ read as raw JSON dicts, the same shape kopf hands to the handlers.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 
@@ -82,3 +83,31 @@ class KubeApi:
         path = PATHS["Advertisement"].format(namespace=namespace, name=name) + "/status"
         body = await self.call("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")
         return body.get("status") or {}
+
+    async def get(self, path: str) -> dict | None:
+        """GET, with None for 404."""
+        try:
+            return await self.call("GET", path)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def create(self, path: str, body: dict) -> dict:
+        return await self.call("POST", path, body=body)
+
+    async def merge_patch(self, path: str, patch: dict) -> dict:
+        return await self.call("PATCH", path, body=patch, content_type="application/merge-patch+json")
+
+    async def post_event(self, involved: dict, event_type: str, reason: str, message: str) -> None:
+        """An Event about an object, as kopf posts them (for code that runs outside kopf's handlers)."""
+        metadata = involved["metadata"]
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.create(f"/api/v1/namespaces/{metadata['namespace']}/events", {
+            "metadata": {"generateName": "asab-operator-", "namespace": metadata["namespace"]},
+            "involvedObject": {"apiVersion": involved["apiVersion"], "kind": involved["kind"],
+                               "namespace": metadata["namespace"], "name": metadata["name"],
+                               "uid": metadata.get("uid")},
+            "type": event_type, "reason": reason, "message": message[:1024],
+            "source": {"component": "asab-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        })

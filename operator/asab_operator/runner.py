@@ -12,6 +12,7 @@ from kazoo.retry import KazooRetry
 from . import health
 from .config import Config
 from .handlers import REGISTRY, Context
+from .keykeeper import KeyKeeper, KeySettings
 from .kube import KubeApi
 from .record import Identity
 from .sinks.zookeeper import Advertiser
@@ -65,16 +66,23 @@ async def run(config: Config) -> None:
 
     runner = await health.serve(readiness, config.health_host, config.health_port) \
         if config.health_port else None
-    advertiser_task = asyncio.create_task(advertiser.run(), name="zookeeper advertiser")
+    tasks = [asyncio.create_task(advertiser.run(), name="zookeeper advertiser")]
+    if config.key_keeper:
+        keeper = KeyKeeper(client, kube, KeySettings(
+            namespace=config.key_namespace, configmap=config.key_configmap,
+            backup_secret=config.key_backup_secret, source_of_truth=config.key_source_of_truth,
+            repair=config.key_repair, rotation_period=config.key_rotation_period))
+        tasks.append(asyncio.create_task(keeper.run(), name="internal auth key keeper"))
     try:
         await kopf.operator(
             registry=REGISTRY, settings=kopf_settings(), memo=kopf.Memo(context=context),
             standalone=True, clusterwide=not config.namespaces, namespaces=config.namespaces,
         )
     finally:
-        advertiser_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await advertiser_task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if runner:
             await runner.cleanup()
         # Closing the session removes our ephemeral nodes at once, not after the timeout.
