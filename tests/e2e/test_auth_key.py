@@ -128,7 +128,7 @@ def test_deleted_key_is_restored_from_the_secret(env, keys):
     keys.zk.delete(keys.chroot + KEY)
     restored, _ = eventually(lambda: keys.zk.exists(keys.chroot + KEY) and keys.key(), what="the key back")
     assert restored == data, "the same key, so tokens already issued keep validating"
-    assert "restored from the backup Secret" in operator.log()
+    eventually(lambda: "restored from the backup Secret" in operator.log(), what="the log line")
     keys.assert_never_leaked(operator, data)
 
 

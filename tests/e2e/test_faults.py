@@ -49,9 +49,13 @@ def ready_pods(env, ns, count, prefix="p"):
 
 
 def owners(zk, run, ns):
-    """The session holding each of our nodes for objects in `ns`."""
-    return {name: zk.get(f"{run}/{name}")[1].ephemeralOwner for name in zk.get_children(run)
-            if f"~{ns}~" in name}
+    """The session holding each of our nodes for objects in `ns` (a node may go while we read)."""
+    found = {}
+    for name in zk.get_children(run):
+        stat = zk.exists(f"{run}/{name}")
+        if f"~{ns}~" in name and stat is not None:
+            found[name] = stat.ephemeralOwner
+    return found
 
 
 def test_session_expiry_restores_every_record_with_its_newest_data(env, zk, ns, isolated):
