@@ -242,7 +242,11 @@ class Operator(Process):
                 raise AssertionError(f"{self.name} exited:\n{self.log()[-4000:]}")
             result = self.readiness()
             return result is not None and result[0] == 200
-        eventually(ready, timeout, 0.1, f"{self.name} to be ready")
+        try:
+            eventually(ready, timeout, 0.1, f"{self.name} to be ready")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\nreadiness: {self.readiness()}\nthe end of its log:\n"
+                                 f"{self.log()[-3000:]}") from None
 
     def metric(self, name: str, labels: str = "") -> float:
         _, text = http_json(self.url("/metrics"))

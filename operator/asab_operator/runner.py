@@ -34,6 +34,7 @@ def configure_logging(config: Config) -> None:
     # kopf and kazoo narrate every event at INFO; keep them to what matters.
     for noisy in ("kopf", "kazoo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("kazoo.client").setLevel(max(logging.INFO, root.level))  # connection changes
 
 
 def kopf_settings() -> kopf.OperatorSettings:
