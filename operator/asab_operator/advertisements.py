@@ -33,6 +33,7 @@ class Tracked:
     problems: tuple[ann.Problem, ...] = ()
     generation: int = 0
     pods: set[str] = dataclasses.field(default_factory=set)    # Pods with a source of this resource
+    listing: set[str] | None = None   # Pods that changed while its Pods were being listed
     status: dict | None = None                                  # as last read or written
 
 
@@ -83,7 +84,7 @@ class Advertisements:
                 self._withdraw(self.pod_source(key, pod))
             tracked.pods.clear()
         if spec is None:
-            self._withdraw(self.static_source(key))
+            self.advertiser.update(self.static_source(key), ())   # the report stays: one Event per change
             self.reporter.problems(object_reference(tracked.owner), self.static_source(key), problems,
                                    reason="InvalidAdvertisement")
         elif spec.host is not None:
@@ -92,14 +93,20 @@ class Advertisements:
         else:
             self._withdraw(self.static_source(key))
             self._selectors.setdefault(key[0], set()).add(key)
-            pods = await self.kube.pods(key[0], spec.selector.query())
-            selected = set()
+            tracked.listing = set()
+            try:
+                pods = await self.kube.pods(key[0], spec.selector.query())
+            finally:
+                touched, tracked.listing = tracked.listing, None
+            # Pods that changed during the list were handled by their own events, which are newer.
+            listed = set()
             for pod in pods:
-                selected.add(pod["metadata"]["name"])
-                self._apply_pod(key, tracked, pod)
-            for gone in tracked.pods - selected:
+                listed.add(pod["metadata"]["name"])
+                if pod["metadata"]["name"] not in touched:
+                    self._apply_pod(key, tracked, pod)
+            for gone in tracked.pods - listed - touched:
+                tracked.pods.discard(gone)
                 self._withdraw(self.pod_source(key, gone))
-            tracked.pods = selected
         self.status_changed(key)
 
     def _apply_pod(self, key, tracked: Tracked, pod: Mapping) -> None:
@@ -117,6 +124,8 @@ class Advertisements:
         selected_by_any = False
         for key in list(self._selectors.get(namespace, ())):
             tracked = self.tracked[key]
+            if tracked.listing is not None:
+                tracked.listing.add(name)
             if not deleted and tracked.spec.selector.matches(labels):
                 self._apply_pod(key, tracked, pod)
                 selected_by_any = True

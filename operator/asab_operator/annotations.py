@@ -31,7 +31,10 @@ _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 ID_PATTERN = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 # The id type is the middle part of `hostname.rsplit(".", 2)`: no dot, ever.
 ID_TYPE_PATTERN = re.compile(rf"^{_LABEL}$")
-PORT_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+# IANA service names, as Kubernetes port names: at most 15, a letter among them.
+PORT_NAME_PATTERN = re.compile(r"^(?=[a-z0-9-]*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+PORT_NUMBER_PATTERN = re.compile(r"[0-9]{1,5}")   # ASCII digits only: int() takes others too
+MAX_VALUE = 64 * 1024
 RESERVED_ID_TYPES = ("service_id", "instance_id")
 
 
@@ -63,7 +66,7 @@ def id_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > 253:
         return "is longer than 253 characters"
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         return (f"{value!r} cannot appear in a <value>.<id_type>.asab host name: use lower-case "
                 "letters, digits, '-' and '_', in dot-separated labels of at most 63 characters")
     return None
@@ -72,28 +75,40 @@ def id_problem(value: str) -> str | None:
 def parse_port(value: str) -> tuple[int | str | None, str | None]:
     """A port annotation: (port number or name, problem)."""
     value = value.strip()
-    if value.isdigit():
+    if PORT_NUMBER_PATTERN.fullmatch(value):
         number = int(value)
         if not 1 <= number <= 65535:
             return None, f"port {number} is out of range 1-65535"
         return number, None
-    if PORT_NAME_PATTERN.match(value) and not value.isdigit():
+    if PORT_NAME_PATTERN.fullmatch(value):
         return value, None
-    return None, f"{value!r} is neither a port number (1-65535) nor a port name"
+    return None, f"{value[:80]!r} is neither a port number (1-65535) nor a port name"
 
 
 def parse_discovery(value: str) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:
     """Custom ids, JSON `{"id_type": ["id", ...]}`: (sorted pairs, problems)."""
+    if len(value) > MAX_VALUE:
+        return (), [f"is longer than {MAX_VALUE} characters"]
+    duplicates: list[str] = []
+
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        duplicates.extend(k for k in set(keys) if keys.count(k) > 1)
+        return dict(pairs)
     try:
-        parsed = json.loads(value)
+        parsed = json.loads(value, object_pairs_hook=no_duplicates)
     except ValueError as error:
         return (), [f"invalid JSON ({error.msg} at position {error.pos})"]
+    except RecursionError:
+        return (), ["is nested too deeply"]
+    if duplicates:
+        return (), [f"id type {sorted(duplicates)[0]!r} appears twice"]
     if not isinstance(parsed, dict):
         return (), ['must be a JSON object like {"id_type": ["id", ...]}']
     problems: list[str] = []
     pairs = []
     for id_type, ids in sorted(parsed.items()):
-        if not ID_TYPE_PATTERN.match(id_type):
+        if not ID_TYPE_PATTERN.fullmatch(id_type):
             problems.append(f"id type {id_type!r} must be one DNS label (no dots: ASAB splits "
                             "<value>.<id_type>.asab at the last two dots), lower-case")
             continue
@@ -143,7 +158,7 @@ def parse_annotations(annotations: Mapping[str, str], kind: str = "Pod") -> tupl
 
     node_id = annotations.get(NODE_ID)
     if node_id is not None and (not node_id.strip() or len(node_id) > 253):
-        problems.append(Problem(NODE_ID, "must be 1-253 characters"))
+        problems.append(Problem(NODE_ID, "must be 1-253 characters, not only spaces"))
 
     discovery: tuple = ()
     if DISCOVERY in annotations:

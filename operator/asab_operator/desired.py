@@ -32,7 +32,8 @@ class Conflict:
     def message(self) -> str:
         w = self.winner.owner
         return (f"instance_id {self.loser.instance_id!r} is also claimed by {w.kind} {w.namespace}/{w.name}, "
-                "which is older and keeps it; this one is not advertised")
+                "which keeps it (created earlier, or first by kind, namespace and name when created in the "
+                "same second); this one is not advertised")
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ from typing import Hashable
 import kopf
 
 from . import annotations as ann
+from . import metrics
 from .advertisements import Advertisements
 from .freshness import RelistAudit, Subject, SyncGate
 from .kube import KubeApi
@@ -37,6 +38,9 @@ class Context:
     # Annotated Services: their facts, and the facts of their EndpointSlices by slice name.
     services: dict[Hashable, services.ServiceFacts] = dataclasses.field(default_factory=dict)
     slices: dict[Hashable, dict[str, services.SliceFacts]] = dataclasses.field(default_factory=dict)
+    slice_service: dict[tuple[str, str], Hashable] = dataclasses.field(default_factory=dict)
+    # Slices that changed while a Service's slices were being listed: the list is older than they.
+    slices_touched: dict[Hashable, set[str]] = dataclasses.field(default_factory=dict)
     audit: RelistAudit = dataclasses.field(init=False)
     gate: SyncGate = dataclasses.field(init=False)
     advertisements: Advertisements = dataclasses.field(init=False)
@@ -76,6 +80,41 @@ class Context:
             if (advert.owner.kind, advert.owner.namespace, advert.owner.name) == subject:
                 return advert.owner.uid
         return None
+
+    async def list_slices(self, source: Hashable, facts) -> None:
+        self.slices_touched[source] = set()
+        try:
+            listed = await self.kube.endpoint_slices(facts.namespace, facts.name)
+        finally:
+            touched = self.slices_touched.pop(source)
+        slices = self.slices.setdefault(source, {})
+        names = set()
+        for endpoint_slice in listed:
+            name = endpoint_slice["metadata"]["name"]
+            names.add(name)
+            if name not in touched:
+                slices[name] = services.slice_facts(endpoint_slice)
+                self.slice_service[(facts.namespace, name)] = source
+        for gone in set(slices) - names - touched:   # deleted while no watch saw it
+            slices.pop(gone)
+
+    def slice_changed(self, namespace: str, name: str, source: Hashable | None, endpoint_slice) -> None:
+        """An EndpointSlice changed (source None: deleted). It may have moved to another Service."""
+        key = (namespace, name)
+        previous = self.slice_service.pop(key, None)
+        for listing in (previous, source):
+            if listing in self.slices_touched:
+                self.slices_touched[listing].add(name)
+        if previous is not None and previous != source:
+            if self.slices.get(previous, {}).pop(name, None) is not None and previous in self.services:
+                self.apply_service(previous)
+        if source is None or source not in self.services:
+            if source is not None:
+                self.slices.get(source, {}).pop(name, None)
+            return
+        self.slices.setdefault(source, {})[name] = services.slice_facts(endpoint_slice)
+        self.slice_service[key] = source
+        self.apply_service(source)
 
     def apply_service(self, source: Hashable) -> None:
         facts = self.services[source]
@@ -124,22 +163,39 @@ async def kubernetes_listed(memo, **kwargs):
     memo.context.gate.check(indexes_of(kwargs))
 
 
+def unexpected(context: Context, body, source: Hashable, error: Exception) -> None:
+    """An input nobody foresaw (or a bug): the object's records may now be stale, so they are
+    withdrawn; it is reported like bad input; every other object goes on as before."""
+    log.error("%s %s/%s could not be processed: %s: %s", *source[:3], type(error).__name__, error, exc_info=True)
+    metrics.ERRORS.labels(kind="handler").inc()
+    if source[0] == "Advertisement":
+        context.advertisements.on_deleted(source[1], source[2])   # the next event starts it afresh
+    else:
+        context.advertiser.update(source, ())       # not withdraw(): the report below stays, one Event
+    context.reporter.problems(body, source, [ann.Problem(
+        source[0], f"could not be processed ({type(error).__name__}); the operator's log has the details")])
+
+
 @kopf.on.event("v1", "pods", registry=REGISTRY)
 async def pod_event(event, memo, **kwargs):
     context: Context = memo.context
     pod = event["object"]
     source = source_of("Pod", pod)
     deleted = event.get("type") == "DELETED"
-    selected = context.advertisements.on_pod(pod, deleted)
-    if deleted:
-        context.withdraw(source)
-        context.audit.forget(source)
-    else:
-        outcome = pods.pod_outcome(pod, context.identity)
-        if outcome.annotated or selected or context.advertiser.state.contribution(source):
-            context.audit.seen(source, listing=event.get("type") is None)
-        context.apply(pod, source, outcome.adverts, outcome.problems)
-    context.gate.handled("Pod", source[1:], indexes_of(kwargs))
+    try:
+        selected = context.advertisements.on_pod(pod, deleted)
+        if deleted:
+            context.withdraw(source)
+            context.audit.forget(source)
+        else:
+            outcome = pods.pod_outcome(pod, context.identity)
+            if outcome.annotated or selected or context.advertiser.state.contribution(source):
+                context.audit.seen(source, listing=event.get("type") is None)
+            context.apply(pod, source, outcome.adverts, outcome.problems)
+    except Exception as error:
+        unexpected(context, pod, source, error)
+    finally:
+        context.gate.handled("Pod", source[1:], indexes_of(kwargs))
 
 
 @kopf.on.event("v1", "services", registry=REGISTRY)
@@ -147,25 +203,24 @@ async def service_event(event, memo, **kwargs):
     context: Context = memo.context
     service = event["object"]
     source = source_of("Service", service)
-    facts = None if event.get("type") == "DELETED" else services.service_facts(service)
-    if facts is None:
-        if source in context.services or context.advertiser.state.contribution(source):
-            context.withdraw(source)
-        context.audit.forget(source)
-    else:
+    try:
+        facts = None if event.get("type") == "DELETED" else services.service_facts(service)
+        if facts is None:
+            if source in context.services or context.advertiser.state.contribution(source):
+                context.withdraw(source)
+            context.audit.forget(source)
+            return
         listing = event.get("type") is None
         context.audit.seen(source, listing=listing)
         context.services[source] = facts
         if listing or source not in context.slices:
             # First sight, or a re-list after a broken watch: read its slices afresh.
-            context.slices[source] = {}
-            listed = await context.kube.endpoint_slices(facts.namespace, facts.name)
-            for endpoint_slice in listed:
-                context.slices[source].setdefault(endpoint_slice["metadata"]["name"],
-                                                  services.slice_facts(endpoint_slice))
-        if source in context.services:
-            context.apply_service(source)
-    context.gate.handled("Service", source[1:], indexes_of(kwargs))
+            await context.list_slices(source, facts)
+        context.apply_service(source)
+    except Exception as error:
+        unexpected(context, service, source, error)
+    finally:
+        context.gate.handled("Service", source[1:], indexes_of(kwargs))
 
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
@@ -174,15 +229,14 @@ async def endpoint_slice_event(event, memo, **_):
     endpoint_slice = event["object"]
     metadata = endpoint_slice.get("metadata") or {}
     service_name = (metadata.get("labels") or {}).get(services.SERVICE_NAME_LABEL)
-    source = ("Service", metadata.get("namespace", ""), service_name)
-    if source not in context.services:
-        return
-    slices = context.slices.setdefault(source, {})
-    if event.get("type") == "DELETED":
-        slices.pop(metadata["name"], None)
-    else:
-        slices[metadata["name"]] = services.slice_facts(endpoint_slice)
-    context.apply_service(source)
+    namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
+    source = ("Service", namespace, service_name) if service_name else None
+    try:
+        context.slice_changed(namespace, name, None if event.get("type") == "DELETED" else source,
+                              endpoint_slice)
+    except Exception as error:
+        if source is not None:
+            unexpected(context, endpoint_slice, source, error)
 
 
 @kopf.on.event("discovery.asab", "v1alpha1", "advertisements", registry=REGISTRY)
@@ -190,10 +244,14 @@ async def advertisement_event(event, memo, **kwargs):
     context: Context = memo.context
     body = event["object"]
     source = source_of("Advertisement", body)
-    if event.get("type") == "DELETED":
-        context.advertisements.on_deleted(source[1], source[2])
-        context.audit.forget(source)
-    else:
-        context.audit.seen(source, listing=event.get("type") is None)
-        await context.advertisements.on_event(body, listing=event.get("type") is None)
-    context.gate.handled("Advertisement", source[1:], indexes_of(kwargs))
+    try:
+        if event.get("type") == "DELETED":
+            context.advertisements.on_deleted(source[1], source[2])
+            context.audit.forget(source)
+        else:
+            context.audit.seen(source, listing=event.get("type") is None)
+            await context.advertisements.on_event(body, listing=event.get("type") is None)
+    except Exception as error:
+        unexpected(context, body, source, error)
+    finally:
+        context.gate.handled("Advertisement", source[1:], indexes_of(kwargs))

@@ -65,8 +65,12 @@ async def run(config: Config) -> None:
                   "zookeeper_connected": advertiser._connected}
         return all(checks.values()), checks
 
-    runner = await health.serve(readiness, config.health_host, config.health_port) \
-        if config.health_port else None
+    try:
+        runner = await health.serve(readiness, config.health_host, config.health_port) \
+            if config.health_port else None
+    except OSError as error:
+        raise SystemExit(f"error: --health-host/--health-port: cannot listen on "
+                         f"{config.health_host}:{config.health_port}: {error.strerror}")
     tasks = [asyncio.create_task(advertiser.run(), name="zookeeper advertiser")]
     if config.key_keeper:
         keeper = KeyKeeper(client, kube, KeySettings(

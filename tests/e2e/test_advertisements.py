@@ -110,6 +110,8 @@ REJECTED = [
     ({"serviceId": "a", "selector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}},
      "spec.selector.matchExpressions[0].operator"),
     ({"serviceId": "a", "host": "h", "port": 80, "discovery": {"team": "blue"}}, "spec.discovery.team"),
+    ({"serviceId": "a", "selector": {"matchLabels": {"a": "b"}}, "port": "99999"}, "spec.port"),
+    ({"serviceId": "a", "selector": {"matchLabels": {"a": "b"}}, "port": "00"}, "spec.port"),
 ]
 
 
@@ -136,6 +138,9 @@ SEMANTIC = [
      "spec.selector.matchExpressions[0]", "needs values"),
     ({"selector": {"matchExpressions": [{"key": "app", "operator": "Exists", "values": ["x"]}]}},
      "spec.selector.matchExpressions[0]", "takes no values"),
+    ({"selector": {"matchLabels": {"app\n": "x"}}}, "spec.selector.matchLabels", "not a valid label key"),
+    ({"host": "10.0.0.1\n", "port": 80}, "spec.host", "neither an IPv4 address nor a DNS name"),
+    ({"host": "h", "port": 80, "nodeId": "  "}, "spec.nodeId", "only spaces"),
 ]
 
 
@@ -182,3 +187,17 @@ def test_duplicate_instance_id_between_an_annotated_pod_and_a_resource(env, zk, 
     env.delete_pod(ns, "older")
     eventually(lambda: (c := ready_condition(env, ns, "younger")) and c["status"] == "True", what="it takes over")
     assert ad_records(zk, ns)[instance]["host"] == "127.0.6.31"
+
+
+def test_pods_deleted_while_a_new_selector_lists_them_are_not_advertised(env, zk, operator, ns):
+    """The list a new selector starts from is older than the deletions that race it."""
+    names = [f"q-{i}" for i in range(40)]
+    for i, name in enumerate(names):
+        env.create_pod(ns, name, labels={"app": "q"})
+        env.set_ready(ns, name, f"127.0.6.{100 + i}")
+    create(env, ns, "sel", {"serviceId": f"q-{ns}", "selector": {"matchLabels": {"app": "q"}}})
+    for name in names:
+        env.delete_pod(ns, name)
+    eventually(lambda: not env.core.list_namespaced_pod(ns).items, what="the Pods to go")
+    eventually(lambda: ad_records(zk, ns) == {}, 15, 0.1, "no record left for a deleted Pod")
+    eventually(lambda: (read(env, ns, "sel").get("status") or {}).get("advertised") == 0, what="status: 0")

@@ -25,6 +25,10 @@ CASES = [
     ("host-mode-unknown", {"discovery.asab/host": "hostname"}, "discovery.asab/host"),
     ("typo-key", {"discovery.asab/serviceid": "shop"}, "discovery.asab/serviceid"),
     ("no-service-id", {SERVICE: None, PORT: "8080"}, SERVICE),
+    ("port-unicode-digit", {PORT: "8\u00b2"}, PORT),
+    ("discovery-nested-deep", {DISCOVERY: '{"t":' + "[" * 2000 + "]" * 2000 + "}"}, DISCOVERY),
+    ("discovery-trailing-newline", {DISCOVERY: '{"team": ["blue\\n"]}'}, DISCOVERY),
+    ("discovery-duplicate-type", {DISCOVERY: '{"team": ["a"], "team": ["b"]}'}, DISCOVERY),
 ]
 
 
@@ -77,3 +81,24 @@ def test_duplicate_instance_id_older_wins_younger_is_warned(env, zk, operator, n
     assert set(records_of(zk, ns)) == {"first"}
     env.delete_pod(ns, "first")
     eventually(lambda: set(records_of(zk, ns)) == {"second"}, what="the second claim to take over")
+
+
+def test_ipv6_only_pod_is_reported_not_advertised(env, zk, operator, ns):
+    env.create_pod(ns, "v6", {SERVICE: "v6"})
+    env.core.patch_namespaced_pod_status("v6", ns, {"status": {
+        "podIP": "fd00::5", "conditions": [{"type": "Ready", "status": "True"}]}})
+    warnings = eventually(lambda: env.warnings(ns, "v6"), what="a Warning Event")
+    assert any("status.podIPs" in w and "IPv6" in w for w in warnings), warnings
+    assert "v6" not in records_of(zk, ns)
+
+
+def test_a_pod_that_cannot_be_processed_does_not_stall_the_rest(env, zk, operator, ns):
+    """A bad value turning up later withdraws that Pod's old record and nothing else."""
+    for name in ("stays", "turns-bad"):
+        env.create_pod(ns, name, {SERVICE: name})
+    env.set_ready(ns, "stays", "127.0.3.40")
+    env.set_ready(ns, "turns-bad", "127.0.3.41")
+    eventually(lambda: set(records_of(zk, ns)) == {"stays", "turns-bad"}, what="both records")
+    env.annotate(ns, "turns-bad", {PORT: "8\u00b2"})
+    eventually(lambda: set(records_of(zk, ns)) == {"stays"}, what="the bad Pod withdrawn")
+    assert operator.readiness()[0] == 200

@@ -105,3 +105,17 @@ def test_bad_service_annotations_are_reported(env, zk, operator, ns):
         warnings = eventually(lambda: env.warnings(ns, name), what=f"a Warning Event on {name}")
         assert any(w.startswith("InvalidAnnotation:") and field in w for w in warnings), warnings
     assert service_records(zk, ns) == {}
+
+
+def test_slice_moved_to_another_service_takes_its_endpoints_along(env, zk, operator, ns):
+    first, second = f"one-{ns[-8:]}", f"two-{ns[-8:]}"
+    create_service(env, ns, first, {SERVICE: "one"})
+    create_service(env, ns, second, {SERVICE: "two"})
+    pod = f"moving-{ns}"
+    put_slice(env, ns, first, "moving", [endpoint("192.0.2.50", pod)])
+    eventually(lambda: service_records(zk, ns).get(pod, {}).get("service_id") == "one", what="under one")
+    kubernetes.client.DiscoveryV1Api(env.api_client).patch_namespaced_endpoint_slice(
+        "moving", ns, {"metadata": {"labels": {"kubernetes.io/service-name": second}}})
+    eventually(lambda: service_records(zk, ns).get(pod, {}).get("service_id") == "two", what="under two")
+    records = [r for r in records_of_all(zk, ns) if r.get("instance_id") == pod]
+    assert len(records) == 1, "withdrawn from the first Service"

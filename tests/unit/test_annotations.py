@@ -99,3 +99,26 @@ def test_service_keys():
     assert [p.field for p in problems] == [ann.INSTANCE_ID] and "endpoints mode" in problems[0].reason
     _, problems = parse_annotations({**SERVICE, ann.HOST: "ip"}, "Service")
     assert [p.field for p in problems] == [ann.HOST]
+
+
+@pytest.mark.parametrize("value", ["8\u00b2", "\u0668\u0660", "\uff18\uff10", "+80", "00", "ht tp", " 8 0 "])
+def test_ports_that_only_look_like_numbers_or_names(value):
+    _, problems = parse_annotations({**SERVICE, ann.PORT: value})
+    assert [p.field for p in problems] == [ann.PORT]
+
+
+@pytest.mark.parametrize("value, reason", [
+    ('{"t":' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ('{"team": ["a"], "team": ["b"]}', "appears twice"),
+    ('{"team": ["blue\\n"]}', "cannot appear in a"),
+    ('{"team\\n": ["blue"]}', "one DNS label"),
+    ('{"team": ["' + "a" * 70000 + '"]}', "longer than"),
+])
+def test_discovery_edge_cases(value, reason):
+    _, problems = parse_annotations({**SERVICE, ann.DISCOVERY: value})
+    assert [p.field for p in problems] == [ann.DISCOVERY] and reason in problems[0].reason
+
+
+def test_whitespace_around_annotation_values_is_ignored_but_not_inside_json():
+    spec, problems = parse_annotations({ann.SERVICE_ID: "shop\n", ann.INSTANCE_ID: " shop-1 ", ann.PORT: "http\n"})
+    assert problems == () and (spec.service_id, spec.instance_id, spec.port) == ("shop", "shop-1", "http")

@@ -18,7 +18,7 @@ from typing import Callable, Hashable, Iterable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
-                              SessionExpiredError)
+                              NotEmptyError, SessionExpiredError)
 
 from .. import metrics
 from ..desired import Advert, Change, DesiredState
@@ -46,6 +46,7 @@ class Advertiser:
         self._session_id: int | None = None
         self._connected = False
         self._run_path_ready = False
+        self._stuck: set[str] = set()   # nodes of ours that others put children under
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -255,6 +256,8 @@ class Advertiser:
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except (NoNodeError, BadVersionError):
             pass
+        except NotEmptyError:
+            return self._not_empty(name)
         await self._create(name, data)
 
     async def _delete(self, name: str) -> None:
@@ -263,7 +266,17 @@ class Advertiser:
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except NoNodeError:
             pass
+        except NotEmptyError:
+            return self._not_empty(name)
         self._written.pop(name, None)
+
+    def _not_empty(self, name: str) -> None:
+        """Someone put children under a node of ours (ours are ephemeral and cannot have any: this
+        one is a persistent copy). Deleting them would touch what is not ours: report, leave it."""
+        if name not in self._stuck:
+            self._stuck.add(name)
+            metrics.ERRORS.labels(kind="node_not_empty").inc()
+            log.error("node %s has children that are not ours; it is left alone", self._path(name))
 
     def _call(self, async_result) -> asyncio.Future:
         """Await a kazoo IAsyncResult: its callback runs on kazoo's thread."""

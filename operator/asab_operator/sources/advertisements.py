@@ -74,12 +74,12 @@ def host_problem(host: str) -> str | None:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if not HOSTNAME.match(host):
-            return f"{host!r} is neither an IPv4 address nor a DNS name"
+        if not HOSTNAME.fullmatch(host) or re.fullmatch(r"[0-9.]+", host):
+            return f"{host[:80]!r} is neither an IPv4 address nor a DNS name"
         return None
     if address.version == 6:
         return "an IPv6 literal makes ASAB's URLs invalid (http://::1:80); use an IPv4 address or a DNS name"
-    if address.is_unspecified:
+    if address.is_unspecified or address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
         return f"{host} is not an address anyone can connect to"
     return None
 
@@ -88,21 +88,21 @@ def selector_of(raw: Mapping) -> tuple[Selector | None, list[ann.Problem]]:
     problems = []
     labels = raw.get("matchLabels") or {}
     for key, value in sorted(labels.items()):
-        if not LABEL_NAME.match(key):
+        if not LABEL_NAME.fullmatch(key):
             problems.append(ann.Problem("spec.selector.matchLabels", f"{key!r} is not a valid label key"))
-        if not isinstance(value, str) or not LABEL_VALUE.match(value):
+        if not isinstance(value, str) or not LABEL_VALUE.fullmatch(value):
             problems.append(ann.Problem("spec.selector.matchLabels", f"{value!r} is not a valid label value"))
     expressions = []
     for i, expression in enumerate(raw.get("matchExpressions") or ()):
         field = f"spec.selector.matchExpressions[{i}]"
         key, operator, values = expression.get("key", ""), expression.get("operator"), expression.get("values") or []
-        if not LABEL_NAME.match(key):
+        if not LABEL_NAME.fullmatch(key):
             problems.append(ann.Problem(field, f"{key!r} is not a valid label key"))
         if operator in ("In", "NotIn") and not values:
             problems.append(ann.Problem(field, f"operator {operator} needs values"))
         if operator in ("Exists", "DoesNotExist") and values:
             problems.append(ann.Problem(field, f"operator {operator} takes no values"))
-        bad = [v for v in values if not LABEL_VALUE.match(v)]
+        bad = [v for v in values if not LABEL_VALUE.fullmatch(v)]
         if bad:
             problems.append(ann.Problem(field, f"{bad[0]!r} is not a valid label value"))
         expressions.append((key, operator, tuple(values)))
@@ -135,8 +135,12 @@ def parse_advertisement(body: Mapping) -> tuple[AdvertisementSpec | None, tuple[
     if host is None and spec.get("selector") is None:
         problems.append(ann.Problem("spec", "set spec.host or spec.selector"))
     port = spec.get("port")
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)
+    if isinstance(port, str):
+        port, why = ann.parse_port(port)
+        if why:
+            problems.append(ann.Problem("spec.port", why))
+    if "nodeId" in spec and not str(spec["nodeId"]).strip():
+        problems.append(ann.Problem("spec.nodeId", "must not be only spaces"))
     if problems:
         return None, tuple(problems)
     return AdvertisementSpec(

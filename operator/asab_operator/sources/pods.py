@@ -30,6 +30,15 @@ def is_ready(pod: Mapping) -> bool:
                for c in status.get("conditions") or ())
 
 
+def ipv4_of(pod: Mapping) -> str | None:
+    """The Pod's IPv4 address: an IPv6 literal as host makes ASAB's URLs invalid (http://::1:80)."""
+    status = pod.get("status") or {}
+    for ip in [status.get("podIP")] + [entry.get("ip") for entry in status.get("podIPs") or ()]:
+        if ip and ":" not in ip:
+            return ip
+    return None
+
+
 def container_ports(pod: Mapping) -> list[dict]:
     spec = pod.get("spec") or {}
     return [port for container in spec.get("containers") or ()
@@ -83,12 +92,16 @@ def record_for_pod(pod: Mapping, spec: ann.AdvertiseSpec, identity: Identity, ow
         return Outcome(problems=(problem,), annotated=True)
     if not is_ready(pod):
         return Outcome(annotated=True)
+    host = ipv4_of(pod)
+    if host is None:
+        return Outcome(problems=(ann.Problem("status.podIPs", "the Pod has no IPv4 address, and an IPv6 "
+                                             "literal makes ASAB's URLs invalid (http://::1:80)"),), annotated=True)
     metadata = pod.get("metadata") or {}
     status = pod.get("status") or {}
     instance_id = spec.instance_id or metadata["name"]
     record = build_record(
         identity=identity, owner=owner,
-        host=status["podIP"], port=port, appclass=appclass,
+        host=host, port=port, appclass=appclass,
         service_id=spec.service_id,
         instance_id=instance_id,
         node_id=spec.node_id or (pod.get("spec") or {}).get("nodeName"),

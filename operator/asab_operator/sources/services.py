@@ -12,6 +12,7 @@ Only small facts are kept per Service and per EndpointSlice, never whole objects
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from typing import Iterable, Mapping
 
@@ -117,8 +118,13 @@ def chosen_port(facts: ServiceFacts) -> tuple[ServicePort | None, ann.Problem | 
 
 
 def stable_instance(service: str, address: str) -> str:
-    """An instance id for an endpoint without a Pod behind it: the Service name and the address."""
-    return f"{service}-{re.sub(r'[^a-z0-9]+', '-', address.lower()).strip('-')}"
+    """An instance id for an endpoint without a Pod behind it: the Service name and the address,
+    shortened with a hash to one DNS label when they are too long."""
+    name = f"{service}-{re.sub(r'[^a-z0-9]+', '-', address.lower()).strip('-')}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-')}-{digest}"
 
 
 def service_outcome(facts: ServiceFacts, slices: Iterable[SliceFacts], identity: Identity,
