@@ -84,11 +84,15 @@ class RelistAudit:
 class SyncGate:
     """Opens once every object of the first listing has been through its handler.
 
-    kopf fills all indexes from the first listing before any handler runs, so the
-    first handler call can take a snapshot of what was listed (the index keys)
-    and wait for each of those objects to be handled. Before the gate opens the
-    operator deletes nothing in ZooKeeper: an object it has not handled yet is
-    not an object that is gone.
+    The operator lists, page by page, the keys of what must be handled (annotated
+    Pods and Services, Advertisements) and waits for each to be handled by its
+    watch event; keys whose object went away meanwhile are confirmed gone with a
+    GET. Before the gate opens the operator deletes nothing in ZooKeeper: an object
+    it has not handled yet is not an object that is gone.
+
+    (kopf's indexes would give the same barrier, but kopf holds every listed
+    object's body until all are indexed, and wakes every waiter on each one:
+    with 50,000 Pods that is hundreds of MiB and minutes of CPU.)
     """
 
     def __init__(self, on_open: Callable[[], None]) -> None:
@@ -97,24 +101,26 @@ class SyncGate:
         self._pending: dict[str, set] | None = None
         self.open = False
 
-    def handled(self, kind: str, key: tuple, indexes: dict) -> None:
+    def handled(self, kind: str, key: tuple) -> None:
         if self.open:
             return
         if self._pending is None:
             self._handled.setdefault(kind, set()).add(key)
         else:
             self._pending.get(kind, set()).discard(key)
-        self.check(indexes)
+            self._check()
 
-    def check(self, indexes: dict) -> None:
-        """`indexes`: kind -> the kopf index of that kind's relevant objects (keys: (namespace, name))."""
-        if self.open:
-            return
-        if self._pending is None:
-            self._pending = {kind: set(index.keys()) - self._handled.get(kind, set())
-                             for kind, index in indexes.items()}
-            self._handled.clear()
-        if not any(self._pending.values()):
+    def expect(self, listed: dict[str, set]) -> None:
+        """What the first listing holds, by kind; what was handled already counts."""
+        self._pending = {kind: keys - self._handled.get(kind, set()) for kind, keys in listed.items()}
+        self._handled.clear()
+        self._check()
+
+    def pending(self) -> list[tuple[str, tuple]]:
+        return [(kind, key) for kind, keys in (self._pending or {}).items() for key in keys]
+
+    def _check(self) -> None:
+        if self._pending is not None and not any(self._pending.values()):
             self.open = True
             self._pending = None
             log.info("the first listing is fully handled")

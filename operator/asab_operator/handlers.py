@@ -1,11 +1,13 @@
 """kopf handlers: thin. They turn a watch event into a call of the core and report problems.
 
 On objects the operator does not own (Pods, Services, EndpointSlices) only
-`@kopf.on.event` and `@kopf.index` are used: kopf then never patches, annotates
+`@kopf.on.event` is used: kopf then never patches, annotates
 or puts finalizers on them.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -52,6 +54,23 @@ class Context:
             sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),
             exists=self.kube.exists, withdraw=self.withdraw, uid_of=self.uid_of)
         self.gate = SyncGate(self._listing_handled)
+
+    async def open_gate(self, namespaces: tuple[str, ...]) -> None:
+        """List what the first listing must hold, then confirm the stragglers gone, until open."""
+        while True:
+            try:
+                listed = await self.kube.first_listing(namespaces, ann.SERVICE_ID)
+                break
+            except Exception as error:
+                log.warning("listing what the watches must deliver failed (%s); retrying in 5 s", error)
+                await asyncio.sleep(5)
+        self.gate.expect(listed)
+        while not self.gate.open:
+            await asyncio.sleep(5)
+            for kind, key in self.gate.pending():
+                with contextlib.suppress(Exception):   # checked again in 5 s
+                    if not await self.kube.exists((kind, *key), None):
+                        self.gate.handled(kind, key)
 
     def _listing_handled(self) -> None:
         self.audit.armed = True
@@ -129,38 +148,9 @@ def source_of(kind: str, body) -> tuple[str, str, str]:
     return (kind, metadata.get("namespace", ""), metadata.get("name", ""))
 
 
-def indexes_of(kwargs: dict) -> dict:
-    """The kopf indexes of what the first listing must have handled, by kind."""
-    return {"Pod": kwargs["annotated_pods"], "Service": kwargs["annotated_services"],
-            "Advertisement": kwargs["advertisements"]}
-
-
 @kopf.on.login(registry=REGISTRY)
 def login(**kwargs):
     return kopf.login_via_client(**kwargs)
-
-
-# kopf fills every index from the first listing before it runs any handler; the
-# SyncGate takes its snapshot of what was listed from them. Their values are tiny.
-@kopf.index("v1", "pods", registry=REGISTRY, annotations={ann.SERVICE_ID: kopf.PRESENT})
-async def annotated_pods(namespace, name, uid, **_):
-    return {(namespace, name): uid}
-
-
-@kopf.index("v1", "services", registry=REGISTRY, annotations={ann.SERVICE_ID: kopf.PRESENT})
-async def annotated_services(namespace, name, uid, **_):
-    return {(namespace, name): uid}
-
-
-@kopf.index("discovery.asab", "v1alpha1", "advertisements", registry=REGISTRY)
-async def advertisements(namespace, name, uid, **_):
-    return {(namespace, name): uid}
-
-
-@kopf.on.event("v1", "namespaces", registry=REGISTRY, when=lambda name, **_: name == "kube-system")
-async def kubernetes_listed(memo, **kwargs):
-    """Runs once the indexes are full: opens the gate at once when nothing was annotated."""
-    memo.context.gate.check(indexes_of(kwargs))
 
 
 def unexpected(context: Context, body, source: Hashable, error: Exception) -> None:
@@ -177,7 +167,7 @@ def unexpected(context: Context, body, source: Hashable, error: Exception) -> No
 
 
 @kopf.on.event("v1", "pods", registry=REGISTRY)
-async def pod_event(event, memo, **kwargs):
+async def pod_event(event, memo, **_):
     context: Context = memo.context
     pod = event["object"]
     source = source_of("Pod", pod)
@@ -195,11 +185,11 @@ async def pod_event(event, memo, **kwargs):
     except Exception as error:
         unexpected(context, pod, source, error)
     finally:
-        context.gate.handled("Pod", source[1:], indexes_of(kwargs))
+        context.gate.handled("Pod", source[1:])
 
 
 @kopf.on.event("v1", "services", registry=REGISTRY)
-async def service_event(event, memo, **kwargs):
+async def service_event(event, memo, **_):
     context: Context = memo.context
     service = event["object"]
     source = source_of("Service", service)
@@ -220,7 +210,7 @@ async def service_event(event, memo, **kwargs):
     except Exception as error:
         unexpected(context, service, source, error)
     finally:
-        context.gate.handled("Service", source[1:], indexes_of(kwargs))
+        context.gate.handled("Service", source[1:])
 
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=REGISTRY)
@@ -240,7 +230,7 @@ async def endpoint_slice_event(event, memo, **_):
 
 
 @kopf.on.event("discovery.asab", "v1alpha1", "advertisements", registry=REGISTRY)
-async def advertisement_event(event, memo, **kwargs):
+async def advertisement_event(event, memo, **_):
     context: Context = memo.context
     body = event["object"]
     source = source_of("Advertisement", body)
@@ -254,4 +244,4 @@ async def advertisement_event(event, memo, **kwargs):
     except Exception as error:
         unexpected(context, body, source, error)
     finally:
-        context.gate.handled("Advertisement", source[1:], indexes_of(kwargs))
+        context.gate.handled("Advertisement", source[1:])

@@ -14,6 +14,7 @@ import kubernetes
 
 log = logging.getLogger(__name__)
 
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 PATHS = {
     "Pod": "/api/v1/namespaces/{namespace}/pods/{name}",
     "Service": "/api/v1/namespaces/{namespace}/services/{name}",
@@ -38,10 +39,10 @@ class KubeApi:
         self.client = kubernetes.client.ApiClient()
 
     def _call(self, method: str, path: str, query: list | None = None, body=None,
-              content_type: str = "application/json"):
+              content_type: str = "application/json", accept: str = "application/json"):
         request = self.client.param_serialize(
             method, path, query_params=query or [], body=body,
-            header_params={"Accept": "application/json", "Content-Type": content_type},
+            header_params={"Accept": accept, "Content-Type": content_type},
             auth_settings=["BearerToken"])
         response = self.client.call_api(*request)
         data = response.read()
@@ -111,3 +112,32 @@ class KubeApi:
             "type": event_type, "reason": reason, "message": message[:1024],
             "source": {"component": "asab-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         })
+
+    async def first_listing(self, namespaces: tuple[str, ...], annotation: str) -> dict[str, set]:
+        """The keys (namespace, name) of what the watches' first listing must deliver: Pods and
+        Services carrying `annotation`, and every Advertisement. Only metadata is fetched, a
+        page at a time, and only the keys are kept."""
+        listed: dict[str, set] = {}
+        collections = {"Pod": "/api/v1{ns}/pods", "Service": "/api/v1{ns}/services",
+                       "Advertisement": "/apis/discovery.asab/v1alpha1{ns}/advertisements"}
+        for kind, template in collections.items():
+            keys = listed.setdefault(kind, set())
+            for namespace in namespaces or (None,):
+                path = template.format(ns=f"/namespaces/{namespace}" if namespace else "")
+                token = None
+                while True:
+                    query = [("limit", "500")] + ([("continue", token)] if token else [])
+                    try:
+                        page = await self.call("GET", path, query=query, accept=METADATA_LIST)
+                    except kubernetes.client.ApiException as error:
+                        if error.status == 404 and kind == "Advertisement":
+                            break   # the CRD is not installed: there are none
+                        raise
+                    for item in page.get("items") or ():
+                        metadata = item["metadata"]
+                        if kind == "Advertisement" or annotation in (metadata.get("annotations") or {}):
+                            keys.add((metadata["namespace"], metadata["name"]))
+                    token = (page.get("metadata") or {}).get("continue")
+                    if not token:
+                        break
+        return listed

@@ -63,15 +63,15 @@ def test_sync_gate_waits_for_every_listed_object():
     from asab_operator.freshness import SyncGate
     opened = []
     gate = SyncGate(lambda: opened.append(True))
-    indexes = {"Pod": {("ns", "a"): 1, ("ns", "b"): 1}, "Service": {("ns", "s"): 1}}
-    gate.handled("Pod", ("ns", "a"), indexes)       # first call: snapshot taken, a already handled
+    gate.handled("Pod", ("ns", "a"))              # handled before the listing is known: counts
+    gate.expect({"Pod": {("ns", "a"), ("ns", "b")}, "Service": {("ns", "s")}})
+    assert not gate.open and sorted(gate.pending()) == [("Pod", ("ns", "b")), ("Service", ("ns", "s"))]
+    gate.handled("Pod", ("ns", "x"))              # not in the listing: not waited for
+    gate.handled("Service", ("ns", "s"))
     assert not gate.open
-    gate.handled("Pod", ("ns", "x"), indexes)       # not annotated: not waited for
-    gate.handled("Service", ("ns", "s"), indexes)
-    assert not gate.open
-    gate.handled("Pod", ("ns", "b"), indexes)
+    gate.handled("Pod", ("ns", "b"))
     assert gate.open and opened == [True]
-    gate.handled("Pod", ("ns", "c"), indexes)
+    gate.handled("Pod", ("ns", "c"))
     assert opened == [True]
 
 
@@ -79,5 +79,5 @@ def test_sync_gate_opens_at_once_when_nothing_was_listed():
     from asab_operator.freshness import SyncGate
     opened = []
     gate = SyncGate(lambda: opened.append(True))
-    gate.check({"Pod": {}, "Service": {}})
+    gate.expect({"Pod": set(), "Service": set()})
     assert gate.open and opened == [True]
