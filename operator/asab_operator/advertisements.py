@@ -116,25 +116,22 @@ class Advertisements:
         self._apply(self.pod_source(key, name), tracked, outcome.adverts, problems)
         tracked.pods.add(name)
 
-    def on_pod(self, pod: Mapping, deleted: bool) -> bool:
-        """A Pod changed: update every selector resource of its namespace. True if any selects it."""
+    def on_pod(self, pod: Mapping, deleted: bool) -> None:
+        """A Pod changed: update every selector resource of its namespace."""
         metadata = pod.get("metadata") or {}
         namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
         labels = metadata.get("labels") or {}
-        selected_by_any = False
         for key in list(self._selectors.get(namespace, ())):
             tracked = self.tracked[key]
             if tracked.listing is not None:
                 tracked.listing.add(name)
             if not deleted and tracked.spec.selector.matches(labels):
                 self._apply_pod(key, tracked, pod)
-                selected_by_any = True
                 self.status_changed(key)
             elif name in tracked.pods:
                 tracked.pods.discard(name)
                 self._withdraw(self.pod_source(key, name))
                 self.status_changed(key)
-        return selected_by_any
 
     def on_deleted(self, namespace: str, name: str) -> None:
         key = (namespace, name)

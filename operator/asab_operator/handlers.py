@@ -36,7 +36,7 @@ class Context:
     advertiser: Advertiser
     kube: KubeApi
     cluster_domain: str = "cluster.local"
-    reporter: Reporter = dataclasses.field(default_factory=Reporter)
+    reporter: Reporter = dataclasses.field(init=False)
     # Annotated Services: their facts, and the facts of their EndpointSlices by slice name.
     services: dict[Hashable, services.ServiceFacts] = dataclasses.field(default_factory=dict)
     slices: dict[Hashable, dict[str, services.SliceFacts]] = dataclasses.field(default_factory=dict)
@@ -48,6 +48,7 @@ class Context:
     advertisements: Advertisements = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
+        self.reporter = Reporter(self.kube.post_event)
         self.advertisements = Advertisements(self.identity, self.advertiser, self.reporter, self.kube)
         self.advertiser.on_change = self._changed
         self.audit = RelistAudit(
@@ -71,6 +72,34 @@ class Context:
                 with contextlib.suppress(Exception):   # checked again in 5 s
                     if not await self.kube.exists((kind, *key), None):
                         self.gate.handled(kind, key)
+
+    async def pod_changed(self, event_type: str | None, pod: dict) -> None:
+        """One Pod event from the Pod watch (event_type None: from a listing)."""
+        source = source_of("Pod", pod)
+        deleted = event_type == "DELETED"
+        try:
+            self.advertisements.on_pod(pod, deleted)
+            if deleted:
+                self.withdraw(source)
+            else:
+                outcome = pods.pod_outcome(pod, self.identity)
+                self.apply(pod, source, outcome.adverts, outcome.problems)
+        except Exception as error:
+            unexpected(self, pod, source, error)
+        finally:
+            self.gate.handled("Pod", source[1:])
+
+    def pods_listed(self, namespace: str | None, keys: set[tuple[str, str]]) -> None:
+        """A Pod (re-)list is complete: what came before it and is not in it was deleted unseen."""
+        for source in list(itertools.chain(self.advertiser.state.sources(), self.reporter.sources())):
+            kind, ns = source[0], source[1]
+            if namespace is not None and ns != namespace:
+                continue
+            if kind == "Pod" and (ns, source[2]) not in keys:
+                log.info("Pod %s/%s is gone (not in the list); withdrawing", ns, source[2])
+                self.withdraw(source)
+            elif kind == "Advertisement" and len(source) == 4 and (ns, source[3]) not in keys:
+                self.advertisements.withdraw(source)
 
     def _listing_handled(self) -> None:
         self.audit.armed = True
@@ -164,28 +193,6 @@ def unexpected(context: Context, body, source: Hashable, error: Exception) -> No
         context.advertiser.update(source, ())       # not withdraw(): the report below stays, one Event
     context.reporter.problems(body, source, [ann.Problem(
         source[0], f"could not be processed ({type(error).__name__}); the operator's log has the details")])
-
-
-@kopf.on.event("v1", "pods", registry=REGISTRY)
-async def pod_event(event, memo, **_):
-    context: Context = memo.context
-    pod = event["object"]
-    source = source_of("Pod", pod)
-    deleted = event.get("type") == "DELETED"
-    try:
-        selected = context.advertisements.on_pod(pod, deleted)
-        if deleted:
-            context.withdraw(source)
-            context.audit.forget(source)
-        else:
-            outcome = pods.pod_outcome(pod, context.identity)
-            if outcome.annotated or selected or context.advertiser.state.contribution(source):
-                context.audit.seen(source, listing=event.get("type") is None)
-            context.apply(pod, source, outcome.adverts, outcome.problems)
-    except Exception as error:
-        unexpected(context, pod, source, error)
-    finally:
-        context.gate.handled("Pod", source[1:])
 
 
 @kopf.on.event("v1", "services", registry=REGISTRY)

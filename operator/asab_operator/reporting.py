@@ -5,10 +5,9 @@ a steady state costs no Kubernetes writes.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Hashable, Iterable
-
-import kopf
+from typing import Awaitable, Callable, Hashable, Iterable
 
 from . import metrics
 from .desired import Conflict
@@ -24,9 +23,33 @@ def object_reference(owner: Owner) -> dict:
             "metadata": {"namespace": owner.namespace, "name": owner.name, "uid": owner.uid}}
 
 
+def reference_of(kind: str, body) -> dict:
+    """The involved object of an Event, from a body (list items carry no kind or apiVersion)."""
+    metadata = body.get("metadata") or {}
+    return {"apiVersion": API_VERSIONS.get(kind, "v1"), "kind": kind,
+            "metadata": {"namespace": metadata.get("namespace", ""), "name": metadata.get("name", ""),
+                         "uid": metadata.get("uid")}}
+
+
 class Reporter:
-    def __init__(self) -> None:
+    """`post(involved object, type, reason, message)` writes an Event (KubeApi.post_event)."""
+
+    def __init__(self, post: Callable[[dict, str, str, str], Awaitable[None]]) -> None:
+        self._post = post
         self._reported: dict[Hashable, str] = {}   # source -> the message last posted
+        self._posting: set[asyncio.Task] = set()
+
+    def _warn(self, involved: dict, reason: str, message: str) -> None:
+        """Post in the background: a slow API server never holds up ZooKeeper."""
+        async def post() -> None:
+            try:
+                await self._post(involved, "Warning", reason, message[:1024])
+            except Exception as error:
+                log.warning("could not post an Event about %s %s/%s: %s", involved["kind"],
+                            involved["metadata"]["namespace"], involved["metadata"]["name"], error)
+        task = asyncio.get_running_loop().create_task(post())
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
 
     def problems(self, body, source: Hashable, problems: Iterable, reason: str = "InvalidAnnotation") -> None:
         problems = tuple(problems)
@@ -41,13 +64,13 @@ class Reporter:
         self._reported[source] = message
         self._count(source)
         log.warning("%s %s/%s: %s", *source[:3], message)
-        kopf.warn(body, reason=reason, message=message[:1024])
+        self._warn(reference_of(source[0], body), reason, message)
 
     def conflicts(self, conflicts: Iterable[Conflict]) -> None:
         for conflict in conflicts:
             owner = conflict.loser.owner
             log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, conflict.message())
-            kopf.warn(object_reference(owner), reason="DuplicateInstanceId", message=conflict.message())
+            self._warn(object_reference(owner), "DuplicateInstanceId", conflict.message())
 
     def forget(self, source: Hashable) -> None:
         if self._reported.pop(source, None) is not None:

@@ -14,6 +14,7 @@ from .config import Config
 from .handlers import REGISTRY, Context
 from .keykeeper import KeyKeeper, KeySettings
 from .kube import KubeApi
+from .podwatch import PodStream
 from .record import Identity
 from .sinks.zookeeper import Advertiser
 
@@ -74,6 +75,9 @@ async def run(config: Config) -> None:
                          f"{config.health_host}:{config.health_port}: {error.strerror}")
     tasks = [asyncio.create_task(advertiser.run(), name="zookeeper advertiser"),
              asyncio.create_task(context.open_gate(config.namespaces), name="first listing")]
+    for namespace in config.namespaces or (None,):
+        stream = PodStream(namespace, context.pod_changed, context.pods_listed)
+        tasks.append(asyncio.create_task(stream.run(), name=f"Pod watch {namespace or 'cluster-wide'}"))
     if config.key_keeper:
         keeper = KeyKeeper(client, kube, KeySettings(
             namespace=config.key_namespace, configmap=config.key_configmap,
