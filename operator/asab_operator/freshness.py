@@ -1,5 +1,6 @@
 """Catching deletions that a watch never reported.
 
+For the kinds kopf watches (Services, Advertisements; Pods have their own watch).
 kopf re-lists a kind after its watch breaks (an API server restart, a 410 Gone):
 every object that still exists arrives again as a listing event, but objects
 deleted meanwhile produce no event at all. After each such re-list settles, the
@@ -19,14 +20,10 @@ log = logging.getLogger(__name__)
 Subject = tuple[str, str, str]   # (kind, namespace, name) of a Kubernetes object
 
 
-def subjects_of(source: Hashable) -> tuple[Subject, ...]:
-    """The objects a source depends on: itself, and for a Pod picked by an
-    Advertisement's selector (`("Advertisement", ns, name, pod)`), that Pod too."""
-    kind, namespace, name, *rest = source
-    subjects = [(kind, namespace, name)]
-    if kind == "Advertisement" and rest:
-        subjects.append(("Pod", namespace, rest[0]))
-    return tuple(subjects)
+def subject_of(source: Hashable) -> Subject:
+    """The object a source stands for: `("Advertisement", ns, name, pod)` stands for the resource
+    (its Pods are followed by the Pod watch, which withdraws them itself)."""
+    return tuple(source[:3])
 
 
 class RelistAudit:
@@ -65,8 +62,7 @@ class RelistAudit:
             await asyncio.sleep(self._quiet / 4)
         started = self._relist_started.pop(kind)
         suspects = [(source, subject) for source in list(self._sources())
-                    for subject in subjects_of(source)
-                    if subject[0] == kind and self._seen.get(subject, 0) < started]
+                    if (subject := subject_of(source))[0] == kind and self._seen.get(subject, 0) < started]
         if suspects:
             log.info("%s re-listed; checking %d objects it did not list", kind, len(suspects))
         for source, subject in suspects:
