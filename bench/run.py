@@ -1,7 +1,7 @@
 """Runs the benchmarks against the local environment and prints each as a ratio to its baseline.
 
     make bench                                   (everything; about 7 minutes)
-    .venv/bin/python bench/run.py --only ready   (one of: ready, steady)
+    .venv/bin/python bench/run.py --only ready   (one of: ready, locate, steady)
     .venv/bin/python bench/run.py --idle-seconds 30
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import pathlib
 import tempfile
 
+import locate_latency
 import ready_latency
 import steady_and_expiry
 from common import harness, localenv
@@ -17,7 +18,7 @@ from common import harness, localenv
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ready", "steady"], help="run one benchmark")
+    parser.add_argument("--only", choices=["ready", "locate", "steady"], help="run one benchmark")
     parser.add_argument("--idle-seconds", type=float, default=300, help="idle period of the steady-state run")
     parser.add_argument("--pods", type=int, default=500, help="advertised Pods in the steady-state run")
     args = parser.parse_args()
@@ -26,12 +27,19 @@ def main() -> None:
     env.install_crds()
     log_dir = pathlib.Path(tempfile.mkdtemp(prefix="asab-operator-bench-"))
     lines = []
-    if args.only in (None, "ready"):
+    if args.only in (None, "ready", "locate"):
         operator = harness.Operator(env, log_dir, name="bench-operator")
+        peer = None
         try:
             operator.wait_ready()
-            lines += ready_latency.report(ready_latency.run(env, operator))
+            if args.only in (None, "ready"):
+                lines += ready_latency.report(ready_latency.run(env, operator))
+            if args.only in (None, "locate"):
+                peer = harness.AsabPeer(env, log_dir, name="bench-peer")
+                lines += locate_latency.report(locate_latency.run(env, peer))
         finally:
+            if peer:
+                peer.stop()
             operator.stop()
     if args.only in (None, "steady"):
         lines += steady_and_expiry.report(steady_and_expiry.run(env, log_dir, args.pods, args.idle_seconds))

@@ -19,6 +19,7 @@ Usage: python asab_peer.py --zookeeper HOST:PORT[/chroot] --port PORT [--path as
 import argparse
 import asyncio
 import sys
+import time
 
 import asab
 import asab.api
@@ -46,6 +47,7 @@ class Peer(asab.Application):
         router.add_get("/peer/locate", self.locate)
         router.add_get("/peer/fetch", self.fetch)
         router.add_get("/peer/protected", self.protected)
+        router.add_get("/peer/wait", self.wait)
 
     async def protected(self, request):
         return aiohttp.web.json_response({"authorized": True})
@@ -55,6 +57,19 @@ class Peer(asab.Application):
         ids = dict(request.query)
         urls = await self.DiscoveryService.locate(**ids)
         return aiohttp.web.json_response({"urls": sorted(urls or ())})
+
+    @asab.web.auth.noauth
+    async def wait(self, request):
+        """Poll locate() every millisecond until the ids resolve: when this client first saw them."""
+        ids = {k: v for k, v in request.query.items() if k != "timeout"}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(request.query.get("timeout", "10"))
+        while loop.time() < deadline:
+            urls = await self.DiscoveryService.locate(**ids)
+            if urls:
+                return aiohttp.web.json_response({"seen_at": time.time(), "urls": sorted(urls)})
+            await asyncio.sleep(0.001)
+        return aiohttp.web.json_response({"seen_at": None}, status=504)
 
     @asab.web.auth.noauth
     async def fetch(self, request):
