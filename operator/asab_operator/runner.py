@@ -63,8 +63,7 @@ async def run(config: Config) -> None:
     context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain)
 
     def readiness():
-        checks = {"kubernetes_synced": advertiser._kubernetes_synced,
-                  "zookeeper_connected": advertiser._connected}
+        checks = advertiser.checks()
         return all(checks.values()), checks
 
     try:

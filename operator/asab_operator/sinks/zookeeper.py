@@ -78,9 +78,9 @@ class Advertiser:
         self._full_requested = True
         self._wake.set()
 
-    @property
-    def ready(self) -> bool:
-        return self._kubernetes_synced and self._connected
+    def checks(self) -> dict[str, bool]:
+        """What readiness needs: the first listing handled, and a ZooKeeper connection."""
+        return {"kubernetes_synced": self._kubernetes_synced, "zookeeper_connected": self._connected}
 
     # --- session tracking (kazoo calls the listener from its own thread) ---
 
