@@ -26,6 +26,12 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
 
+def timing(label: str, values: list[float]) -> str:
+    """One line: a label, then the median and p95 of its samples."""
+    median, p95 = summary(values)
+    return f"  {label:<42} median {ms(median)}  p95 {ms(p95)}"
+
+
 def appearance_watch(zk, path: str) -> threading.Event:
     """An Event set (with .at = perf_counter) when `path` comes to exist."""
     seen = threading.Event()

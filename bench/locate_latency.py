@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 
-from common import harness, ms, summary
+from common import harness, summary, timing
 
 SERVICE = "discovery.asab/service-id"
 
@@ -59,11 +59,10 @@ def run(env, peer, samples: int = 30) -> dict:
 
 
 def report(result: dict) -> list[str]:
-    op_median, op_p95 = summary(result["operator"])
-    bare_median, bare_p95 = summary(result["bare"])
+    op_p95, bare_p95 = summary(result["operator"])[1], summary(result["bare"])[1]
     return [
         f"Pod Ready -> a real ASAB client's locate() ({len(result['operator'])} Pods)",
-        f"  operator (status patch -> located):  median {ms(op_median)}  p95 {ms(op_p95)}",
-        f"  bare kazoo write -> located:         median {ms(bare_median)}  p95 {ms(bare_p95)}",
+        timing("operator (status patch -> located):", result["operator"]),
+        timing("bare kazoo write -> located:", result["bare"]),
         f"  p95 difference: {(op_p95 - bare_p95) * 1000:.1f} ms   (target: <= 50 ms)",
     ]

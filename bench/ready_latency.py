@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 
-from common import appearance_watch, harness, ms, summary
+from common import appearance_watch, harness, summary, timing
 
 SERVICE = "discovery.asab/service-id"
 
 
 def run(env, operator, pods: int = 60) -> dict:
-    zk = env.zk()
+    zk, writer = env.zk(), env.zk()
     namespace = env.namespace("bench-ready")
     identity_tag = None
     operator_times, bare_times, patch_times = [], [], []
@@ -44,7 +44,6 @@ def run(env, operator, pods: int = 60) -> dict:
             bare = f"/bench/run/{name}"
             zk.ensure_path("/bench/run")
             seen = appearance_watch(zk, bare)
-            writer = env_writer(env)
             started = time.perf_counter()
             writer.create(bare, data, ephemeral=True)
             assert seen.wait(10)
@@ -52,29 +51,18 @@ def run(env, operator, pods: int = 60) -> dict:
             writer.delete(bare)
     finally:
         env.clean_namespace(namespace)
-        zk.stop()
-        zk.close()
+        for client in (zk, writer):
+            client.stop()
+            client.close()
     return {"operator": operator_times, "bare": bare_times, "patch": patch_times}
 
 
-_writer = None
-
-
-def env_writer(env):
-    global _writer
-    if _writer is None:
-        _writer = env.zk()
-    return _writer
-
-
 def report(result: dict) -> list[str]:
-    op_median, op_p95 = summary(result["operator"])
-    bare_median, bare_p95 = summary(result["bare"])
+    op_p95, bare_p95 = summary(result["operator"])[1], summary(result["bare"])[1]
     return [
         f"Pod Ready -> ZooKeeper node ({len(result['operator'])} Pods)",
-        f"  operator (status patch -> node seen): median {ms(op_median)}  p95 {ms(op_p95)}",
-        f"  bare kazoo create (create -> seen):   median {ms(bare_median)}  p95 {ms(bare_p95)}",
-        "  of the operator's time, the status patch's own API round trip: median {}  p95 {}".format(
-            *map(ms, summary(result["patch"]))),
+        timing("operator (status patch -> node seen):", result["operator"]),
+        timing("bare kazoo create (create -> seen):", result["bare"]),
+        timing("of it, the status patch's API round trip:", result["patch"]),
         f"  ratio p95 operator / bare: {op_p95 / bare_p95:.1f}x   (target: <= 3x)",
     ]
