@@ -76,6 +76,8 @@ class Environment:
         api = kubernetes.client.ApiextensionsV1Api(self.api_client)
         for path in sorted((REPO / "crds").glob("*.yaml")):
             for body in yaml.safe_load_all(path.read_text()):
+                if body.get("kind") != "CustomResourceDefinition":
+                    continue   # crds/kustomization.yaml
                 try:
                     current = api.read_custom_resource_definition(body["metadata"]["name"])
                     body["metadata"]["resourceVersion"] = current.metadata.resource_version
