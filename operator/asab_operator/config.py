@@ -26,6 +26,7 @@ class Config:
     key_source_of_truth: str = "zookeeper"
     key_repair: bool = False
     key_rotation_period: float = 0
+    projection_grace_period: float = 60.0
 
     @property
     def run_path(self) -> str:
@@ -71,6 +72,9 @@ SETTINGS = [
     ("--key-rotation-period", "ASAB_OPERATOR_KEY_ROTATION_PERIOD", "0",
      "Rotate the key every this many seconds; 0 never. Each rotation makes ASAB services disagree for up to "
      "300 s. Default: 0."),
+    ("--projection-grace-period", "ASAB_OPERATOR_PROJECTION_GRACE_PERIOD", "60",
+     "Seconds a projected Service (or EndpointSlice) whose ASAB instances are gone is kept before it is "
+     "deleted; its EndpointSlices are emptied at once. Default: 60."),
     ("--log-format", "ASAB_OPERATOR_LOG_FORMAT", "text", "Log format: text or json. Default: text."),
     ("--log-level", "ASAB_OPERATOR_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Default: INFO."),
 ]
@@ -149,4 +153,5 @@ def from_arguments(args: argparse.Namespace, environ=os.environ) -> Config:
         key_source_of_truth=choice("--key-source-of-truth", ("zookeeper", "secret"), str.lower),
         key_repair=choice("--key-repair", ("on", "off"), str.lower) == "on",
         key_rotation_period=number("--key-rotation-period", float, 0, 10 * 365 * 86400),
+        projection_grace_period=number("--projection-grace-period", float, 0, 7 * 86400),
     )

@@ -20,6 +20,7 @@ from . import metrics
 from .advertisements import Advertisements
 from .freshness import RelistAudit, Subject, SyncGate
 from .kube import KubeApi
+from .projector import Projector
 from .record import Identity, Owner
 from .reporting import Reporter, object_reference
 from .sinks.zookeeper import Advertiser
@@ -36,6 +37,7 @@ class Context:
     advertiser: Advertiser
     kube: KubeApi
     cluster_domain: str = "cluster.local"
+    projector: Projector | None = None
     reporter: Reporter = dataclasses.field(init=False)
     # Annotated Services: their facts, and the facts of their EndpointSlices by slice name.
     services: dict[Hashable, services.ServiceFacts] = dataclasses.field(default_factory=dict)
@@ -200,6 +202,8 @@ async def service_event(event, memo, **_):
     context: Context = memo.context
     service = event["object"]
     source = source_of("Service", service)
+    if context.projector is not None:
+        context.projector.object_changed("Service", service, event.get("type") == "DELETED")
     try:
         facts = None if event.get("type") == "DELETED" else services.service_facts(service)
         if facts is None:
@@ -224,6 +228,8 @@ async def service_event(event, memo, **_):
 async def endpoint_slice_event(event, memo, **_):
     context: Context = memo.context
     endpoint_slice = event["object"]
+    if context.projector is not None:
+        context.projector.object_changed("EndpointSlice", endpoint_slice, event.get("type") == "DELETED")
     metadata = endpoint_slice.get("metadata") or {}
     service_name = (metadata.get("labels") or {}).get(services.SERVICE_NAME_LABEL)
     namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
@@ -252,3 +258,22 @@ async def advertisement_event(event, memo, **_):
         unexpected(context, body, source, error)
     finally:
         context.gate.handled("Advertisement", source[1:])
+
+
+@kopf.on.event("discovery.asab", "v1alpha1", "projections", registry=REGISTRY)
+async def projection_event(event, memo, **_):
+    context: Context = memo.context
+    body = event["object"]
+    if context.projector is None:
+        return
+    metadata = body.get("metadata") or {}
+    try:
+        if event.get("type") == "DELETED":
+            context.projector.projection_deleted(metadata.get("namespace", ""), metadata.get("name", ""),
+                                                 metadata.get("uid"))
+        else:
+            context.projector.projection_changed(body)
+    except Exception as error:
+        log.error("Projection %s/%s could not be processed: %s", metadata.get("namespace"), metadata.get("name"),
+                  error, exc_info=True)
+        metrics.ERRORS.labels(kind="handler").inc()

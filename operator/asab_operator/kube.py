@@ -19,7 +19,19 @@ PATHS = {
     "Pod": "/api/v1/namespaces/{namespace}/pods/{name}",
     "Service": "/api/v1/namespaces/{namespace}/services/{name}",
     "Advertisement": "/apis/discovery.asab/v1alpha1/namespaces/{namespace}/advertisements/{name}",
+    "Projection": "/apis/discovery.asab/v1alpha1/namespaces/{namespace}/projections/{name}",
+    "EndpointSlice": "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}",
 }
+COLLECTIONS = {
+    "Service": "/api/v1{ns}/services",
+    "EndpointSlice": "/apis/discovery.k8s.io/v1{ns}/endpointslices",
+    "Projection": "/apis/discovery.asab/v1alpha1{ns}/projections",
+}
+FIELD_MANAGER = [("fieldManager", "asab-discovery-operator")]
+
+
+def object_path(kind: str, namespace: str, name: str) -> str:
+    return PATHS[kind].format(namespace=namespace, name=name)
 
 
 def load_config() -> None:
@@ -95,10 +107,35 @@ class KubeApi:
             raise
 
     async def create(self, path: str, body: dict) -> dict:
-        return await self.call("POST", path, body=body)
+        return await self.call("POST", path, body=body, query=FIELD_MANAGER)
 
     async def merge_patch(self, path: str, patch: dict) -> dict:
         return await self.call("PATCH", path, body=patch, content_type="application/merge-patch+json")
+
+    async def replace(self, path: str, body: dict) -> dict:
+        return await self.call("PUT", path, body=body, query=FIELD_MANAGER)
+
+    async def delete(self, path: str, uid: str | None = None) -> None:
+        """DELETE, only if the object still has this uid; a missing one is fine."""
+        body = {"preconditions": {"uid": uid}} if uid else None
+        try:
+            await self.call("DELETE", path, body=body)
+        except kubernetes.client.ApiException as error:
+            if error.status not in (404, 409):   # 409: the uid differs, someone else's object now
+                raise
+
+    async def list_all(self, kind: str, namespace: str | None = None, label_selector: str | None = None):
+        """Every object of a kind (page by page), cluster-wide or in one namespace."""
+        path = COLLECTIONS[kind].format(ns=f"/namespaces/{namespace}" if namespace else "")
+        token, items = None, []
+        while True:
+            query = [("limit", "500")] + ([("labelSelector", label_selector)] if label_selector else [])
+            query += [("continue", token)] if token else []
+            page = await self.call("GET", path, query=query)
+            items.extend(page.get("items") or ())
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
 
     async def post_event(self, involved: dict, event_type: str, reason: str, message: str) -> None:
         """An Event about an object, as kopf posts them (for code that runs outside kopf's handlers)."""

@@ -12,3 +12,6 @@ RECONCILE_SECONDS = Histogram("asab_operator_reconcile_duration_seconds",
 ERRORS = Counter("asab_operator_errors_total", "Errors, by kind", ["kind"])
 KEY_VALID = Gauge("asab_operator_internal_key_valid", "1 when the internal auth key node holds a valid key")
 KEY_ROTATIONS = Counter("asab_operator_internal_key_rotations_total", "Rotations of the internal auth key")
+PROJECTED_SERVICES = Gauge("asab_operator_projected_services", "Headless Services projected from ZooKeeper")
+KUBERNETES_WRITES = Counter("asab_operator_kubernetes_writes_total",
+                            "Writes to Kubernetes by projection, by kind and operation", ["kind", "op"])

@@ -61,11 +61,11 @@ class ProjectedService:
     slices: tuple[Slice, ...]
 
 
-def service_name(prefix: str, value: str) -> str:
-    """A DNS-1035 label for an id, deterministic. Ids that are valid labels map to
-    themselves (after the prefix); others are lower-cased, every other character becomes
+def service_name(template: str, value: str) -> str:
+    """A DNS-1035 label for an id, deterministic. When the template with the id in it is a
+    valid label, that is the name; otherwise it is lower-cased, every other character becomes
     '-', and a hash of the original id is appended so that `my_app` and `my-app` differ."""
-    wanted = f"{prefix}{value}"
+    wanted = template.replace("{id}", value, 1)
     if DNS_LABEL.fullmatch(wanted) and len(wanted) <= 63:
         return wanted
     digest = hashlib.sha256(value.encode()).hexdigest()[:8]
@@ -91,7 +91,17 @@ def address_type(address: str) -> str | None:
         return None
 
 
-def project(instances: Iterable[Instance], selection: Selection, prefix: str, own_cluster: str | None,
+def unusable_address(address: str) -> str | None:
+    """Why an EndpointSlice cannot hold this address (the API server rejects these), or None."""
+    ip = ipaddress.ip_address(address)
+    for flag, what in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
+                       ("is_link_local", "link-local"), ("is_multicast", "multicast")):
+        if getattr(ip, flag):
+            return what
+    return None
+
+
+def project(instances: Iterable[Instance], selection: Selection, template: str, own_cluster: str | None,
             resolved: Mapping[str, tuple[str, ...]]) -> tuple[list[ProjectedService], list[str]]:
     """Desired Services and what was skipped and why.
 
@@ -109,7 +119,7 @@ def project(instances: Iterable[Instance], selection: Selection, prefix: str, ow
     names: dict[str, str] = {}
     projected = []
     for value in sorted(by_id):
-        name = service_name(prefix, value)
+        name = service_name(template, value)
         if name in names:
             skipped.append(f"{selection.id_type} {value!r}: its Service name {name!r} is taken by "
                            f"{names[name]!r}; not projected")
@@ -123,6 +133,9 @@ def project(instances: Iterable[Instance], selection: Selection, prefix: str, ow
                 continue
             hostname = hostname_of(instance.instance_id or instance.node)
             for address in addresses:
+                if (why := unusable_address(address)):
+                    skipped.append(f"{instance.node}: address {address} is {why}; an EndpointSlice cannot hold it")
+                    continue
                 kind = address_type(address)
                 for port in instance.ports:
                     groups.setdefault((kind, port), []).append(Endpoint(address, hostname, instance.node))

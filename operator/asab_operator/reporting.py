@@ -14,7 +14,8 @@ from .desired import Conflict
 from .record import Owner
 
 log = logging.getLogger(__name__)
-API_VERSIONS = {"Pod": "v1", "Service": "v1", "Advertisement": "discovery.asab/v1alpha1"}
+API_VERSIONS = {"Pod": "v1", "Service": "v1", "Advertisement": "discovery.asab/v1alpha1",
+                "Projection": "discovery.asab/v1alpha1"}
 
 
 def object_reference(owner: Owner) -> dict:
@@ -51,14 +52,15 @@ class Reporter:
         self._posting.add(task)
         task.add_done_callback(self._posting.discard)
 
-    def problems(self, body, source: Hashable, problems: Iterable, reason: str = "InvalidAnnotation") -> None:
+    def problems(self, body, source: Hashable, problems: Iterable, reason: str = "InvalidAnnotation",
+                 verdict: str = "not advertised") -> None:
         problems = tuple(problems)
         if not problems:
             if self._reported.pop(source, None) is not None:
                 log.info("%s %s/%s: valid again", *source[:3])
                 self._count(source)
             return
-        message = "not advertised: " + "; ".join(str(p) for p in problems)
+        message = f"{verdict}: " + "; ".join(str(p) for p in problems)
         if self._reported.get(source) == message:
             return
         self._reported[source] = message

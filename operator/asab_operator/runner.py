@@ -15,6 +15,8 @@ from .handlers import REGISTRY, Context
 from .keykeeper import KeyKeeper, KeySettings
 from .kube import KubeApi
 from .podwatch import PodStream
+from .projector import Projector
+from .sources.run_tree import RunTree
 from .record import Identity
 from .sinks.zookeeper import Advertiser
 
@@ -61,6 +63,10 @@ async def run(config: Config) -> None:
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period,
                             namespaces=frozenset(config.namespaces) or None)
     context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain)
+    context.projector = Projector(
+        kube, RunTree(client, config.run_path, lambda: None, config.reconcile_period), cluster_id,
+        context.reporter, grace_period=config.projection_grace_period, reconcile_period=config.reconcile_period,
+        namespaces=config.namespaces)
 
     def readiness():
         checks = advertiser.checks()
@@ -73,7 +79,8 @@ async def run(config: Config) -> None:
         raise SystemExit(f"error: --health-host/--health-port: cannot listen on "
                          f"{config.health_host}:{config.health_port}: {error.strerror}")
     tasks = [asyncio.create_task(advertiser.run(), name="zookeeper advertiser"),
-             asyncio.create_task(context.open_gate(config.namespaces), name="first listing")]
+             asyncio.create_task(context.open_gate(config.namespaces), name="first listing"),
+             asyncio.create_task(context.projector.run(), name="projection")]
     for namespace in config.namespaces or (None,):
         stream = PodStream(namespace, context.pod_changed, context.pods_listed)
         tasks.append(asyncio.create_task(stream.run(), name=f"Pod watch {namespace or 'cluster-wide'}"))

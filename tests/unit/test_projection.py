@@ -63,7 +63,7 @@ def test_one_service_per_id_with_slices_by_address_type_and_port():
         dict(host="fd00::3", instance_id="a-3", service_id="a", web=[["::", 80, 0, 0]]),
         dict(host="10.0.0.4", instance_id="a-4", service_id="a", web=[["0.0.0.0", 81]]),
         dict(host="10.0.0.9", instance_id="b-1", service_id="b", web=[["0.0.0.0", 90]]),
-    ), Selection(), "", None, {})
+    ), Selection(), "{id}", None, {})
     assert skipped == []
     (a, b) = found
     assert (a.name, a.port, b.name) == ("a", 80, "b")
@@ -76,7 +76,7 @@ def test_own_records_are_not_projected_back_but_other_clusters_are():
     mine = dict(host="10.0.0.1", instance_id="x", service_id="s", web=[["0.0.0.0", 80]],
                 asab_operator={"cluster": "me"})
     theirs = dict(mine, host="10.0.0.2", instance_id="y", asab_operator={"cluster": "other"})
-    (service,), _ = project(instances(mine, theirs), Selection(), "", "me", {})
+    (service,), _ = project(instances(mine, theirs), Selection(), "{id}", "me", {})
     assert [e.address for s in service.slices for e in s.endpoints] == ["10.0.0.2"]
 
 
@@ -84,34 +84,42 @@ def test_dns_hosts_resolve_or_are_reported():
     found, skipped = project(instances(
         dict(host="db.example", instance_id="d-1", service_id="d", web=[["0.0.0.0", 5432]]),
         dict(host="nowhere.invalid", instance_id="d-2", service_id="d", web=[["0.0.0.0", 5432]]),
-    ), Selection(), "", None, {"db.example": ("192.0.2.7",), "nowhere.invalid": ()})
+    ), Selection(), "{id}", None, {"db.example": ("192.0.2.7",), "nowhere.invalid": ()})
     assert [e.address for s in found[0].slices for e in s.endpoints] == ["192.0.2.7"]
     assert skipped == ["node-1: host 'nowhere.invalid' does not resolve"]
 
 
 def test_names_are_deterministic_and_collisions_reported_not_merged():
-    assert service_name("", "my-app") == "my-app"
-    assert service_name("asab-", "my-app") == "asab-my-app"
-    odd = service_name("", "My_App")
-    assert odd == service_name("", "My_App") and odd.startswith("my-app-") and len(odd) <= 63
-    assert service_name("", "my_app") != service_name("", "my.app")
-    assert service_name("", "9lives").startswith("x-9lives-")
-    assert len(service_name("", "a" * 300)) <= 63
+    assert service_name("{id}", "my-app") == "my-app"
+    assert service_name("asab-{id}", "my-app") == "asab-my-app"
+    odd = service_name("{id}", "My_App")
+    assert odd == service_name("{id}", "My_App") and odd.startswith("my-app-") and len(odd) <= 63
+    assert service_name("{id}", "my_app") != service_name("{id}", "my.app")
+    assert service_name("{id}", "9lives").startswith("x-9lives-")
+    assert len(service_name("{id}", "a" * 300)) <= 63
     found, skipped = project(instances(
         dict(host="10.0.0.1", instance_id="i1", service_id="x-1", web=[["0.0.0.0", 1]]),
         dict(host="10.0.0.2", instance_id="i2", service_id="x-2", web=[["0.0.0.0", 1]]),
-    ), Selection(), "", None, {})
+    ), Selection(), "{id}", None, {})
     assert [s.name for s in found] == ["x-1", "x-2"] and skipped == []
+    # An id that is a valid name equal to another id's mapped name: reported, not merged.
+    found, skipped = project(instances(
+        dict(host="10.0.0.1", instance_id="i1", service_id="My_App", web=[["0.0.0.0", 1]]),
+        dict(host="10.0.0.2", instance_id="i2", service_id=odd, web=[["0.0.0.0", 1]]),
+    ), Selection(), "{id}", None, {})
+    assert [(s.id, s.name) for s in found] == [("My_App", odd)]
+    assert skipped == [f"service_id {odd!r}: its Service name {odd!r} is taken by 'My_App'; not projected"]
+    assert service_name("{id}.x", "a") != "a.x"   # dots are not allowed in a Service name
 
 
 def test_selection_by_list_pattern_and_other_id_types():
     recs = instances(dict(host="10.0.0.1", instance_id="i1", service_id="shop-a", web=[["0.0.0.0", 1]],
                           discovery={"team": ["blue"]}),
                      dict(host="10.0.0.2", instance_id="i2", service_id="db", web=[["0.0.0.0", 1]]))
-    assert [s.id for s in project(recs, Selection(patterns=("shop-*",)), "", None, {})[0]] == ["shop-a"]
-    assert [s.id for s in project(recs, Selection(ids=("db",)), "", None, {})[0]] == ["db"]
-    assert [s.id for s in project(recs, Selection(id_type="team"), "", None, {})[0]] == ["blue"]
-    assert [s.id for s in project(recs, Selection(id_type="instance_id"), "", None, {})[0]] == ["i1", "i2"]
+    assert [s.id for s in project(recs, Selection(patterns=("shop-*",)), "{id}", None, {})[0]] == ["shop-a"]
+    assert [s.id for s in project(recs, Selection(ids=("db",)), "{id}", None, {})[0]] == ["db"]
+    assert [s.id for s in project(recs, Selection(id_type="team"), "{id}", None, {})[0]] == ["blue"]
+    assert [s.id for s in project(recs, Selection(id_type="instance_id"), "{id}", None, {})[0]] == ["i1", "i2"]
 
 
 def test_hostnames():

@@ -21,6 +21,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, 
                               NotEmptyError, SessionExpiredError)
 
 from .. import metrics
+from ..zkasync import call as zk_call
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, node_prefix, owned_by
@@ -180,10 +181,10 @@ class Advertiser:
         """Our part of /<path>/run: every node we write has our name prefix, so only those
         are read (after an expiry there are none, and restoring costs only the creates)."""
         prefix = node_prefix(self.identity)
-        children = [name for name in await self._call(self.client.get_children_async(self.run_path))
+        children = [name for name in await zk_call(self.client.get_children_async(self.run_path))
                     if name.startswith(prefix)]
         results = await asyncio.gather(
-            *(self._call(self.client.get_async(f"{self.run_path}/{name}")) for name in children),
+            *(zk_call(self.client.get_async(f"{self.run_path}/{name}")) for name in children),
             return_exceptions=True)
         observed = {}
         for name, result in zip(children, results):
@@ -219,7 +220,7 @@ class Advertiser:
 
     async def _create(self, name: str, data: bytes) -> None:
         try:
-            await self._call(self.client.create_async(self._path(name), data, ephemeral=True))
+            await zk_call(self.client.create_async(self._path(name), data, ephemeral=True))
             metrics.ZOOKEEPER_WRITES.labels(op="create").inc()
         except NodeExistsError:
             await self._take_over(name, data)
@@ -229,7 +230,7 @@ class Advertiser:
     async def _take_over(self, name: str, data: bytes) -> None:
         """A create met an existing node: ours from this session, ours but stale, or foreign."""
         try:
-            current, stat = await self._call(self.client.get_async(self._path(name)))
+            current, stat = await zk_call(self.client.get_async(self._path(name)))
         except NoNodeError:
             return await self._create(name, data)
         if stat.ephemeralOwner == self._session_id and owned_by(self.identity, current):
@@ -244,7 +245,7 @@ class Advertiser:
 
     async def _set(self, name: str, data: bytes, version: int = -1) -> None:
         try:
-            await self._call(self.client.set_async(self._path(name), data, version))
+            await zk_call(self.client.set_async(self._path(name), data, version))
             metrics.ZOOKEEPER_WRITES.labels(op="set").inc()
         except NoNodeError:
             return await self._create(name, data)
@@ -252,7 +253,7 @@ class Advertiser:
 
     async def _replace(self, name: str, data: bytes, version: int = -1) -> None:
         try:
-            await self._call(self.client.delete_async(self._path(name), version))
+            await zk_call(self.client.delete_async(self._path(name), version))
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except (NoNodeError, BadVersionError):
             pass
@@ -262,7 +263,7 @@ class Advertiser:
 
     async def _delete(self, name: str) -> None:
         try:
-            await self._call(self.client.delete_async(self._path(name)))
+            await zk_call(self.client.delete_async(self._path(name)))
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except NoNodeError:
             pass
@@ -277,28 +278,3 @@ class Advertiser:
             self._stuck.add(name)
             metrics.ERRORS.labels(kind="node_not_empty").inc()
             log.error("node %s has children that are not ours; it is left alone", self._path(name))
-
-    def _call(self, async_result) -> asyncio.Future:
-        """Await a kazoo IAsyncResult: its callback runs on kazoo's thread."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-
-        def resolve(result) -> None:
-            try:
-                value = result.get_nowait()
-            except Exception as error:  # delivered to the awaiting coroutine
-                loop.call_soon_threadsafe(_settle, future, None, error)
-            else:
-                loop.call_soon_threadsafe(_settle, future, value, None)
-
-        async_result.rawlink(resolve)
-        return future
-
-
-def _settle(future: asyncio.Future, value, error) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
