@@ -316,3 +316,63 @@ def test_other_namespace_target_and_drift_is_repaired(env, lone, ns):
         eventually(lambda: endpoints(env, target, sid) == {("10.8.0.1", 80): "t1"}, 20, 0.1, "the slice re-made")
     finally:
         env.clean_namespace(target)
+
+
+def own_record(zk, ns, name):
+    for child in zk.get_children("/asab/run"):
+        with contextlib.suppress(Exception):
+            record = json.loads(zk.get(f"/asab/run/{child}")[0])
+            marker = record.get("asab_operator") or {}
+            if (marker.get("namespace"), marker.get("name")) == (ns, name):
+                return record
+    return None
+
+
+def test_advertising_and_projecting_at_once_converges_then_writes_nothing(env, lone, ns):
+    sid = f"loop-{ns}"
+    env.create_pod(ns, "web-1", {"discovery.asab/service-id": sid})
+    env.set_ready(ns, "web-1", "10.9.0.1")
+    project(env, ns, "loop", patterns=[f"loop-{ns}*"])
+    eventually(lambda: own_record(lone.zk, ns, "web-1"), 20, 0.1, "the Pod advertised")
+    # Another cluster's operator advertising the same id over the same ZooKeeper.
+    lone.record(f"k8s~other~Pod~x~web-9-{ns}", **asab(host="10.9.0.9", instance_id="web-9", service_id=sid,
+                                                     web=[["0.0.0.0", 8080]],
+                                                     asab_operator={"cluster": "other-cluster", "kind": "Pod"}))
+    eventually(lambda: endpoints(env, ns, sid) == {("10.9.0.9", 8080): "web-9"}, 20, 0.1,
+               "only the other cluster's record projected, not our own Pod's")
+    eventually(lambda: projection(env, ns, "loop").get("status", {}).get("projectedCount") == 1, 10, 0.1,
+               "the status")
+    time.sleep(1)
+    before, mark = harness.zxid(env), env.audit_mark()
+    time.sleep(12)     # more than two full reconciles (--reconcile-period 5) of both directions
+    assert env.writes_since(mark) == [], "the operator wrote to Kubernetes while nothing changed"
+    assert harness.zxid(env) == before, "ZooKeeper saw a write while nothing changed"
+    assert lone.process.metric("asab_operator_projected_services") == 1
+
+
+def test_two_clusters_on_one_zookeeper_project_each_others_records(env, log_dir, lone, ns):
+    """Two operator identities (two clusters' operators) sharing one ZooKeeper path: each
+    projects the other's Pods, never its own. (One API server stands in for both clusters:
+    each operator watches its own namespace.)"""
+    other_ns = env.namespace("other")
+    lone.process.stop()
+    sid = f"multi-{ns}"
+    operators = []
+    try:
+        for cluster, namespace in (("cluster-a", ns), ("cluster-b", other_ns)):
+            operators.append(lone.start("--cluster-id", cluster, "--namespace", namespace))
+        for namespace, ip in ((ns, "10.9.1.1"), (other_ns, "10.9.1.2")):
+            env.create_pod(namespace, "app", {"discovery.asab/service-id": sid})
+            env.set_ready(namespace, "app", ip)
+            project(env, namespace, "mirror", ids=[sid])
+        eventually(lambda: endpoints(env, ns, sid) == {("10.9.1.2", 8080): "app"}, 20, 0.1,
+                   "cluster A projects B's Pod only")
+        eventually(lambda: endpoints(env, other_ns, sid) == {("10.9.1.1", 8080): "app"}, 20, 0.1,
+                   "cluster B projects A's Pod only")
+        markers = {r["asab_operator"]["cluster"] for r in (own_record(lone.zk, n, "app") for n in (ns, other_ns))}
+        assert markers == {"cluster-a", "cluster-b"}
+    finally:
+        for process in operators:
+            process.stop()
+        env.clean_namespace(other_ns)
+        lone.process = lone.start()
