@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
-from typing import Hashable, Mapping
+from typing import Callable, Hashable, Mapping
 
 from . import annotations as ann
 from .kube import KubeApi
@@ -44,6 +44,7 @@ class Advertisements:
         self._selectors: dict[str, set[tuple[str, str]]] = {}      # namespace -> selector resources
         self._dirty: set[tuple[str, str]] = set()
         self._flusher: asyncio.Task | None = None
+        self.may_write: Callable[[], bool] = lambda: True   # a standby keeps statuses for when it leads
 
     # --- sources ---
 
@@ -163,6 +164,11 @@ class Advertisements:
 
     # --- status ---
 
+    def refresh_statuses(self) -> None:
+        """Write every status that differs from what we last read (on becoming the leader)."""
+        for key in self.tracked:
+            self.status_changed(key)
+
     def status_changed(self, key) -> None:
         self._dirty.add(key)
         if self._flusher is None or self._flusher.done():
@@ -189,6 +195,8 @@ class Advertisements:
     async def _flush(self) -> None:
         await asyncio.sleep(STATUS_DELAY)
         while self._dirty:
+            if not self.may_write():
+                return      # refresh_statuses() writes them when this replica leads
             key = self._dirty.pop()
             if key not in self.tracked:
                 continue

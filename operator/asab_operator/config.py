@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import dataclasses
 import os
 
@@ -27,6 +28,8 @@ class Config:
     key_repair: bool = False
     key_rotation_period: float = 0
     projection_grace_period: float = 60.0
+    leader_election: bool = True
+    instance_name: str = ""
 
     @property
     def run_path(self) -> str:
@@ -75,6 +78,11 @@ SETTINGS = [
     ("--projection-grace-period", "ASAB_OPERATOR_PROJECTION_GRACE_PERIOD", "60",
      "Seconds a projected Service (or EndpointSlice) whose ASAB instances are gone is kept before it is "
      "deleted; its EndpointSlices are emptied at once. Default: 60."),
+    ("--leader-election", "ASAB_OPERATOR_LEADER_ELECTION", "on",
+     "Run as one of several replicas: only the leader, elected in ZooKeeper, writes; the others keep warm "
+     "caches and take over when its session ends. on or off. Default: on."),
+    ("--instance-name", "ASAB_OPERATOR_INSTANCE_NAME", "",
+     "This replica's name in the election and the logs (set it to the Pod's name). Default: the host name."),
     ("--log-format", "ASAB_OPERATOR_LOG_FORMAT", "text", "Log format: text or json. Default: text."),
     ("--log-level", "ASAB_OPERATOR_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Default: INFO."),
 ]
@@ -153,5 +161,7 @@ def from_arguments(args: argparse.Namespace, environ=os.environ) -> Config:
         key_source_of_truth=choice("--key-source-of-truth", ("zookeeper", "secret"), str.lower),
         key_repair=choice("--key-repair", ("on", "off"), str.lower) == "on",
         key_rotation_period=number("--key-rotation-period", float, 0, 10 * 365 * 86400),
+        leader_election=choice("--leader-election", ("on", "off"), str.lower) == "on",
+        instance_name=pick("--instance-name") or socket.gethostname(),
         projection_grace_period=number("--projection-grace-period", float, 0, 7 * 86400),
     )

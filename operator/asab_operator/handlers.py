@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-from typing import Hashable
+from typing import Callable, Hashable
 
 import kopf
 
@@ -38,6 +38,7 @@ class Context:
     kube: KubeApi
     cluster_domain: str = "cluster.local"
     projector: Projector | None = None
+    may_write: Callable[[], bool] = lambda: True    # False on a standby replica: it keeps state, writes nothing
     reporter: Reporter = dataclasses.field(init=False)
     # Annotated Services: their facts, and the facts of their EndpointSlices by slice name.
     services: dict[Hashable, services.ServiceFacts] = dataclasses.field(default_factory=dict)
@@ -50,8 +51,9 @@ class Context:
     advertisements: Advertisements = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.reporter = Reporter(self.kube.post_event)
+        self.reporter = Reporter(self.kube.post_event, self.may_write)
         self.advertisements = Advertisements(self.identity, self.advertiser, self.reporter, self.kube)
+        self.advertisements.may_write = self.may_write
         self.advertiser.on_change = self._changed
         self.audit = RelistAudit(
             sources=lambda: itertools.chain(self.advertiser.state.sources(), self.reporter.sources()),

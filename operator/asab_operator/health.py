@@ -8,14 +8,14 @@ from aiohttp import web
 
 
 def application(readiness) -> web.Application:
-    """`readiness()` returns (ready, {check: ok}) for /readyz."""
+    """`readiness()` returns (ready, {check: ok}, {more fields}) for /readyz."""
     async def healthz(_request):
         return web.Response(text="ok\n")
 
     async def readyz(_request):
-        ready, checks = readiness()
+        ready, checks, more = readiness()
         return web.Response(status=200 if ready else 503, content_type="application/json",
-                            text=json.dumps({"ready": ready, "checks": checks}) + "\n")
+                            text=json.dumps({"ready": ready, **more, "checks": checks}) + "\n")
 
     async def metrics(_request):
         return web.Response(body=prometheus_client.generate_latest(),

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import time
+from typing import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -68,6 +69,7 @@ def rotate_in_place(client: KazooClient, path: str = authkey.KEY_PATH) -> tuple[
 class KeyKeeper:
     def __init__(self, client: KazooClient, kube: KubeApi, settings: KeySettings) -> None:
         self.client, self.kube, self.settings = client, kube, settings
+        self.may_write: Callable[[], bool] = lambda: True
         self._wake = asyncio.Event()
         self._reported: str | None = None
         self.kid: str | None = None
@@ -84,6 +86,10 @@ class KeyKeeper:
 
     # --- the loop ---
 
+    def wake(self) -> None:
+        """Check the key now (on becoming the leader)."""
+        self._wake.set()
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
 
@@ -93,7 +99,7 @@ class KeyKeeper:
         watching = False
         while True:
             try:
-                if self.client.connected:
+                if self.client.connected and self.may_write():
                     if not watching:
                         await asyncio.to_thread(self.client.DataWatch, authkey.KEY_PATH, changed)
                         watching = True

@@ -10,6 +10,7 @@ ZOOKEEPER_CONNECTED = Gauge("asab_operator_zookeeper_connected", "1 while the Zo
 RECONCILE_SECONDS = Histogram("asab_operator_reconcile_duration_seconds",
                               "Duration of a full reconcile of /<path>/run")
 ERRORS = Counter("asab_operator_errors_total", "Errors, by kind", ["kind"])
+LEADER = Gauge("asab_operator_leader", "1 while this replica is the leader (the one that writes)")
 KEY_VALID = Gauge("asab_operator_internal_key_valid", "1 when the internal auth key node holds a valid key")
 KEY_ROTATIONS = Counter("asab_operator_internal_key_rotations_total", "Rotations of the internal auth key")
 PROJECTED_SERVICES = Gauge("asab_operator_projected_services", "Headless Services projected from ZooKeeper")

@@ -56,6 +56,11 @@ class Projector:
     def request(self) -> None:
         self._wake.set()
 
+    def leadership_gained(self) -> None:
+        """Read the whole picture again before writing: the old leader wrote meanwhile."""
+        self._refresh_requested = True
+        self.request()
+
     def in_scope(self, namespace: str) -> bool:
         return not self.namespaces or namespace in self.namespaces
 
@@ -149,7 +154,9 @@ class Projector:
         for projection in await self._list("Projection", None):
             metadata = projection["metadata"]
             key = (metadata["namespace"], metadata["name"])
-            if key not in self.specs and key not in self.frozen:
+            if projection.get("status"):    # as written before (by us, or a leader before us)
+                self.statuses.setdefault(key, projection["status"])
+            if key not in self.specs or key in self.frozen:   # frozen: its status may still be unwritten
                 self.projection_changed(projection)
         actual = {}
         for kind in ("Service", "EndpointSlice"):
@@ -323,6 +330,8 @@ class Projector:
         asyncio.get_running_loop().create_task(self._write_status(key, status))
 
     async def _write_status(self, key: tuple[str, str], status: dict) -> None:
+        if not self.may_write():
+            return     # a standby: the new leader writes every status when it leads
         previous = self.statuses.get(key)
         if previous is not None and same_status(previous, status):
             return

@@ -35,13 +35,22 @@ def reference_of(kind: str, body) -> dict:
 class Reporter:
     """`post(involved object, type, reason, message)` writes an Event (KubeApi.post_event)."""
 
-    def __init__(self, post: Callable[[dict, str, str, str], Awaitable[None]]) -> None:
+    def __init__(self, post: Callable[[dict, str, str, str], Awaitable[None]],
+                 may_write: Callable[[], bool] = lambda: True) -> None:
         self._post = post
+        self.may_write = may_write
+        self._unposted: dict[tuple, tuple[dict, str, str]] = {}   # a standby's, for when it leads
         self._reported: dict[Hashable, str] = {}   # source -> the message last posted
         self._posting: set[asyncio.Task] = set()
 
     def _warn(self, involved: dict, reason: str, message: str) -> None:
         """Post in the background: a slow API server never holds up ZooKeeper."""
+        if not self.may_write():
+            metadata = involved["metadata"]
+            self._unposted[(involved["kind"], metadata["namespace"], metadata["name"], reason)] = \
+                (involved, reason, message)
+            return
+
         async def post() -> None:
             try:
                 await self._post(involved, "Warning", reason, message[:1024])
@@ -73,6 +82,12 @@ class Reporter:
             owner = conflict.loser.owner
             log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, conflict.message())
             self._warn(object_reference(owner), "DuplicateInstanceId", conflict.message())
+
+    def flush(self) -> None:
+        """Post what was held back while this replica was a standby."""
+        unposted, self._unposted = self._unposted, {}
+        for involved, reason, message in unposted.values():
+            self._warn(involved, reason, message)
 
     def forget(self, source: Hashable) -> None:
         if self._reported.pop(source, None) is not None:

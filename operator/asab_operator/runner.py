@@ -14,6 +14,7 @@ from .config import Config
 from .handlers import REGISTRY, Context
 from .keykeeper import KeyKeeper, KeySettings
 from .kube import KubeApi
+from .leadership import Leadership, election_path
 from .podwatch import PodStream
 from .projector import Projector
 from .sources.run_tree import RunTree
@@ -60,17 +61,24 @@ async def run(config: Config) -> None:
                          connection_retry=KazooRetry(max_tries=-1, max_delay=2))
     log.info("connecting to ZooKeeper at %s (session timeout %g s)", config.zookeeper_servers, config.session_timeout)
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
+    leadership = Leadership(client, election_path(config.zookeeper_path, identity.tag, config.namespaces),
+                            config.instance_name, config.session_timeout, enabled=config.leader_election)
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period,
-                            namespaces=frozenset(config.namespaces) or None)
-    context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain)
+                            namespaces=frozenset(config.namespaces) or None, leadership=leadership)
+    context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain,
+                      may_write=leadership.may_write)
     context.projector = Projector(
         kube, RunTree(client, config.run_path, lambda: None, config.reconcile_period), cluster_id,
         context.reporter, grace_period=config.projection_grace_period, reconcile_period=config.reconcile_period,
-        namespaces=config.namespaces)
+        namespaces=config.namespaces, may_write=leadership.may_write)
+    # A new leader writes what it held back as a standby, from its warm caches.
+    leadership.on_gain += [context.reporter.flush, context.advertisements.refresh_statuses,
+                           context.projector.leadership_gained]
 
     def readiness():
+        # A standby is ready too: it is warm and takes over without a restart.
         checks = advertiser.checks()
-        return all(checks.values()), checks
+        return all(checks.values()), checks, {"leader": leadership.leader}
 
     try:
         runner = await health.serve(readiness, config.health_host, config.health_port) \
@@ -78,7 +86,8 @@ async def run(config: Config) -> None:
     except OSError as error:
         raise SystemExit(f"error: --health-host/--health-port: cannot listen on "
                          f"{config.health_host}:{config.health_port}: {error.strerror}")
-    tasks = [asyncio.create_task(advertiser.run(), name="zookeeper advertiser"),
+    tasks = [asyncio.create_task(leadership.run(), name="leader election"),
+             asyncio.create_task(advertiser.run(), name="zookeeper advertiser"),
              asyncio.create_task(context.open_gate(config.namespaces), name="first listing"),
              asyncio.create_task(context.projector.run(), name="projection")]
     for namespace in config.namespaces or (None,):
@@ -89,6 +98,8 @@ async def run(config: Config) -> None:
             namespace=config.key_namespace, configmap=config.key_configmap,
             backup_secret=config.key_backup_secret, source_of_truth=config.key_source_of_truth,
             repair=config.key_repair, rotation_period=config.key_rotation_period))
+        keeper.may_write = leadership.may_write
+        leadership.on_gain.append(keeper.wake)
         tasks.append(asyncio.create_task(keeper.run(), name="internal auth key keeper"))
     try:
         await kopf.operator(

@@ -15,7 +15,7 @@ def test_health_metrics_and_json_logs(env, log_dir, ns):
     try:
         operator.wait_ready()
         assert http_json(operator.url("/healthz")) == (200, "ok\n")
-        assert http_json(operator.url("/readyz")) == (200, {"ready": True, "checks": {
+        assert http_json(operator.url("/readyz")) == (200, {"ready": True, "leader": True, "checks": {
             "kubernetes_synced": True, "zookeeper_connected": True}})
         env.create_pod(ns, "m", {"discovery.asab/service-id": "m"})
         env.set_ready(ns, "m", "127.0.7.40")
@@ -24,7 +24,7 @@ def test_health_metrics_and_json_logs(env, log_dir, ns):
         _, text = http_json(operator.url("/metrics"))
         for name in ("asab_operator_advertisements{source=\"Pod\"}", "asab_operator_zookeeper_connected 1.0",
                      "asab_operator_reconcile_duration_seconds_count", "asab_operator_errors_total",
-                     "asab_operator_invalid_objects"):
+                     "asab_operator_invalid_objects", "asab_operator_leader 1.0"):
             assert name in text, name
         lines = [line for line in operator.log().splitlines() if line.strip()]
         records = [json.loads(line) for line in lines if line.startswith("{")]

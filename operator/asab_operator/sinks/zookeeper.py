@@ -18,26 +18,29 @@ from typing import Callable, Hashable, Iterable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
-                              NotEmptyError, SessionExpiredError)
+                              NotEmptyError, RolledBackError, SessionExpiredError)
 
 from .. import metrics
 from ..zkasync import call as zk_call
+from ..leadership import Leadership, NotLeader
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, node_prefix, owned_by
 
 log = logging.getLogger(__name__)
-RETRYABLE = (ConnectionLoss, SessionExpiredError)
+RETRYABLE = (ConnectionLoss, SessionExpiredError, NotLeader)
 
 
 class Advertiser:
     def __init__(self, client: KazooClient, run_path: str, identity: Identity,
-                 reconcile_period: float = 60.0, namespaces: frozenset[str] | None = None) -> None:
+                 reconcile_period: float = 60.0, namespaces: frozenset[str] | None = None,
+                 leadership: Leadership | None = None) -> None:
         self.client = client
         self.run_path = run_path.rstrip("/")
         self.identity = identity
         self.reconcile_period = reconcile_period
         self.namespaces = namespaces   # None: all; else nodes for other namespaces are not ours to delete
+        self.leadership = leadership   # None: always write; else only as the leader, fenced
         self.state = DesiredState()
         self.on_change: Callable[[Change], None] = lambda change: None
         self._written: dict[str, bytes] = {}   # confirmed in ZooKeeper in this session
@@ -115,6 +118,8 @@ class Advertiser:
         self.client.add_listener(self._on_state)
         if self.client.connected:
             self._state_changed(KazooState.CONNECTED)
+        if self.leadership is not None:
+            self.leadership.on_gain.append(self.request_reconcile)
         periodic = asyncio.create_task(self._periodic())
         try:
             while True:
@@ -143,6 +148,8 @@ class Advertiser:
             self.request_reconcile()
 
     async def _work(self) -> None:
+        if self.leadership is not None and not self.leadership.may_write():
+            return     # a standby: the desired state stays current, the leader writes
         if self._full_requested and self._kubernetes_synced:
             self._full_requested = False
             self._dirty.clear()
@@ -220,7 +227,7 @@ class Advertiser:
 
     async def _create(self, name: str, data: bytes) -> None:
         try:
-            await zk_call(self.client.create_async(self._path(name), data, ephemeral=True))
+            await self._write("create", self._path(name), data, ephemeral=True)
             metrics.ZOOKEEPER_WRITES.labels(op="create").inc()
         except NodeExistsError:
             await self._take_over(name, data)
@@ -245,7 +252,7 @@ class Advertiser:
 
     async def _set(self, name: str, data: bytes, version: int = -1) -> None:
         try:
-            await zk_call(self.client.set_async(self._path(name), data, version))
+            await self._write("set_data", self._path(name), data, version)
             metrics.ZOOKEEPER_WRITES.labels(op="set").inc()
         except NoNodeError:
             return await self._create(name, data)
@@ -253,7 +260,7 @@ class Advertiser:
 
     async def _replace(self, name: str, data: bytes, version: int = -1) -> None:
         try:
-            await zk_call(self.client.delete_async(self._path(name), version))
+            await self._write("delete", self._path(name), version)
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except (NoNodeError, BadVersionError):
             pass
@@ -263,7 +270,7 @@ class Advertiser:
 
     async def _delete(self, name: str) -> None:
         try:
-            await zk_call(self.client.delete_async(self._path(name)))
+            await self._write("delete", self._path(name))
             metrics.ZOOKEEPER_WRITES.labels(op="delete").inc()
         except NoNodeError:
             pass
@@ -278,3 +285,20 @@ class Advertiser:
             self._stuck.add(name)
             metrics.ERRORS.labels(kind="node_not_empty").inc()
             log.error("node %s has children that are not ours; it is left alone", self._path(name))
+
+    async def _write(self, op: str, *args, **kwargs):
+        """One write; with an election, in a transaction that checks our election node first,
+        so that nothing is written once the leadership (the session holding it) is gone."""
+        fence = self.leadership.fence if self.leadership is not None else None
+        if fence is None:
+            method = {"create": "create_async", "set_data": "set_async", "delete": "delete_async"}[op]
+            return await zk_call(getattr(self.client, method)(*args, **kwargs))
+        transaction = self.client.transaction()
+        transaction.check(fence, -1)
+        getattr(transaction, op)(*args, **kwargs)
+        check, result = await zk_call(transaction.commit_async())
+        if isinstance(check, Exception) and not isinstance(check, RolledBackError):
+            raise NotLeader(fence)
+        if isinstance(result, Exception):
+            raise result
+        return result
