@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds a real kube-apiserver and a real etcd from the Go module proxy, the way
-# Kubernetes' own test environment gets them, into a cache outside the repo:
+# Kubernetes' own test environment gets them, and the clients the manifest tests use
+# (kubectl with its built-in kustomize, and helm), into a cache outside the repo:
 #   $ASAB_OPERATOR_CACHE (default ~/.cache/asab-discovery-operator)/bin
 # The Go module and build caches (~/go/pkg/mod, ~/.cache/go-build) make every run
-# after the first one take a second. Prints the two binaries' paths at the end.
+# after the first one take a second. Prints the four binaries' paths at the end:
+# etcd, kube-apiserver, kubectl, helm.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+HELM_VERSION=${HELM_VERSION:-v4.3.2}
 CACHE=${ASAB_OPERATOR_CACHE:-$HOME/.cache/asab-discovery-operator}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$CACHE/bin
@@ -79,7 +82,51 @@ build_kube_apiserver() {
   echo "$out"
 }
 
+# kubectl lives in its own module (k8s.io/kubectl), published at v0.MINOR.PATCH.
+build_kubectl() {
+  local out=$BIN/kubectl-$K8S_VERSION work=$CACHE/src/kubectl-$K8S_VERSION staging=v0.${K8S_VERSION#v1.}
+  [ -x "$out" ] && { echo "$out"; return; }
+  mkdir -p "$work"
+  cp "$HERE/go/kubectl/main.go" "$work/"
+  cat >"$work/go.mod" <<MOD
+module asab-operator-testenv/kubectl
+
+go 1.24
+
+require (
+	k8s.io/kubectl $staging
+	k8s.io/component-base $staging
+	k8s.io/client-go $staging
+)
+MOD
+  log "resolving kubectl $staging modules"
+  local pkg=k8s.io/client-go/pkg/version base=k8s.io/component-base/version
+  (cd "$work" && go mod tidy >&2 &&
+    LDFLAGS="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $base.gitVersion=$K8S_VERSION" \
+      build_with_progress "kubectl-$K8S_VERSION" "$out")
+  echo "$out"
+}
+
+# helm's own main package, installed at a pinned version (its go.mod has no replaces).
+build_helm() {
+  local out=$BIN/helm-$HELM_VERSION work=$CACHE/src/helm-$HELM_VERSION
+  [ -x "$out" ] && { echo "$out"; return; }
+  mkdir -p "$work"
+  log "compiling helm $HELM_VERSION (first run on this machine only)"
+  if ! GOBIN=$work go install -trimpath \
+      -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+      "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" 2>"$work/build.log"; then
+    tail -n 40 "$work/build.log" >&2
+    log "building helm failed; full log: $work/build.log"
+    return 1
+  fi
+  mv "$work/helm" "$out"
+  echo "$out"
+}
+
 exec 9>"$CACHE/build.lock"
 flock 9
 build_etcd
 build_kube_apiserver
+build_kubectl
+build_helm

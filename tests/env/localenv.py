@@ -176,14 +176,21 @@ def token_of(user: str) -> str:
     raise KeyError(user)
 
 
+def apiserver_port() -> int:
+    """The running API server's port, from the admin kubeconfig."""
+    server = json.loads((STATE / "kubeconfig").read_text())["clusters"][0]["cluster"]["server"]
+    return int(server.rsplit(":", 1)[1])
+
+
 def write_kubeconfigs(port: int) -> None:
     """`kubeconfig` (admin, for tests and people) and `kubeconfig-operator` (the operator)."""
     write_kubeconfig(STATE / "kubeconfig", port, "admin")
     write_kubeconfig(STATE / "kubeconfig-operator", port, "asab-operator")
 
 
-def write_kubeconfig(path: pathlib.Path, port: int, user: str) -> None:
-    token = token_of(user)
+def write_kubeconfig(path: pathlib.Path, port: int, user: str, token: str | None = None) -> None:
+    """A kubeconfig for `user`: a static token of tokens.csv, or the `token` given."""
+    token = token or token_of(user)
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "localenv",
         "clusters": [{"name": "localenv", "cluster": {
@@ -201,7 +208,7 @@ def write_kubeconfig(path: pathlib.Path, port: int, user: str) -> None:
 def build_binaries() -> dict[str, str]:
     out = subprocess.run(["bash", str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE,
                          text=True).stdout.split()
-    return {"etcd": out[0], "kube-apiserver": out[1]}
+    return dict(zip(("etcd", "kube-apiserver", "kubectl", "helm"), out))
 
 
 def zookeeper_ok(port: int) -> bool:
