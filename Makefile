@@ -18,8 +18,10 @@ status:
 demo: up          ## the main job: operator + sample Pods + a real ASAB client discovering them
 	@$(PY) scripts/demo.py
 
-test: up          ## the whole test suite: unit and end-to-end, against the real parts
+test: up          ## the whole test suite: unit, install and end-to-end, against the real parts
 	@$(PY) -m pytest tests -q -rfEs
+	@echo "==> tests/e2e again, every operator as the ServiceAccount of manifests/base (its RBAC, nothing more)"
+	@ASAB_TEST_OPERATOR_IDENTITY=serviceaccount $(PY) -m pytest tests/e2e -q -rfEs
 
 unit: setup       ## only the unit tests (no environment needed)
 	@$(PY) -m pytest tests/unit -q

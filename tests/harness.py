@@ -27,6 +27,7 @@ from kazoo.client import KazooClient
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "env"))
 import localenv  # noqa: E402
+import manifests  # noqa: E402
 
 PYTHON = sys.executable
 OPERATOR = [PYTHON, "-m", "asab_operator"]
@@ -69,6 +70,11 @@ class Environment:
         self.zookeeper = (state / "zookeeper").read_text().strip()
         self.api_client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.operator_user = "asab-operator"      # a static token in system:masters
+        if manifests.as_service_account():
+            # The operator runs with the RBAC of manifests/base and nothing more.
+            self.operator_kubeconfig, self.operator_user = manifests.install_service_account(self.api_client)
+            self._grant("default")     # the operators' default key namespace
 
     def install_crds(self) -> None:
         """Apply every CustomResourceDefinition in crds/ (create, or replace when present)."""
@@ -93,8 +99,10 @@ class Environment:
     def audit_mark(self) -> int:
         return self.audit_log.stat().st_size if self.audit_log.exists() else 0
 
-    def writes_since(self, mark: int, user: str = "asab-operator") -> list[str]:
-        """Kubernetes writes (create/update/patch/delete) by `user` since `mark`, from the audit log."""
+    def writes_since(self, mark: int, user: str | None = None) -> list[str]:
+        """Kubernetes writes (create/update/patch/delete) by `user` (default: the operators')
+        since `mark`, from the audit log."""
+        user = user or self.operator_user
         with open(self.audit_log, "rb") as log:
             log.seek(mark)
             lines = log.read().decode(errors="replace").splitlines()
@@ -123,7 +131,15 @@ class Environment:
     def namespace(self, prefix: str = "t") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.core.create_namespace({"metadata": {"name": name}})
+        self._grant(name)
         return name
+
+    def _grant(self, namespace: str) -> None:
+        """As the ServiceAccount, each test namespace is a projection target and a key
+        namespace, as an installation makes its own namespace."""
+        if manifests.as_service_account():
+            with contextlib.suppress(kubernetes.client.ApiException):   # 409: granted before
+                manifests.grant_namespace(self.api_client, namespace)
 
     def create_pod(self, namespace: str, name: str, annotations: dict | None = None,
                    ports: list[dict] | None = None, node_name: str | None = "node-a",
@@ -155,7 +171,12 @@ class Environment:
             self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace)
 
     def clean_namespace(self, namespace: str) -> None:
-        """No controller-manager runs here: delete what a test made by hand."""
+        """No controller-manager runs here: delete what a test made by hand. The custom
+        resources go first, so that no Projection projects into the namespace afterwards."""
+        custom = kubernetes.client.CustomObjectsApi(self.api_client)
+        for plural in ("projections", "advertisements"):
+            with contextlib.suppress(kubernetes.client.ApiException):
+                custom.delete_collection_namespaced_custom_object("discovery.asab", "v1alpha1", namespace, plural)
         for pod in self.core.list_namespaced_pod(namespace).items:
             self.delete_pod(namespace, pod.metadata.name)
         for service in self.core.list_namespaced_service(namespace).items:

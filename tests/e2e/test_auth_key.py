@@ -26,7 +26,8 @@ class KeyEnv:
         self.chroot = f"/keytest-{self.tag}"
         zk.ensure_path(self.chroot)
         self.servers = env.zookeeper + self.chroot
-        self.configmap, self.secret = f"jwks-{self.tag}", f"key-{self.tag}"
+        # The installation's names (each test has a namespace of its own).
+        self.configmap, self.secret = "asab-internal-auth-jwks", "asab-internal-auth-key-backup"
         self.started: list[harness.Process] = []
 
     def operator(self, *flags: str, name: str = "op") -> harness.Operator:

@@ -180,7 +180,7 @@ def test_hand_written_records_follow_asabs_rules(env, lone, ns):
     eventually(lambda: endpoints(env, ns, sid) == wanted, 20, 0.1, "the usable records, and only them")
     by_type = {s.address_type: s for s in slices(env, ns, sid)}
     assert set(by_type) == {"IPv4", "IPv6"}
-    odd = endpoints(env, ns, f"{sid}-x")
+    odd = eventually(lambda: endpoints(env, ns, f"{sid}-x"), 20, 0.1, "the odd instance's Service")
     [(key, hostname)] = odd.items()
     assert key == ("10.1.0.11", 81) and hostname.startswith("my-odd-instance") and len(hostname) <= 63
     status = eventually(lambda: (s := projection(env, ns, "records").get("status")) and s.get("projectedCount") == 2
