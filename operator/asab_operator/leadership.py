@@ -55,10 +55,12 @@ class Leadership:
         self._loop: asyncio.AbstractEventLoop | None = None
         metrics.LEADER.set(1 if self.leader else 0)
 
-    @property
-    def fence(self) -> str | None:
-        """The node every ZooKeeper write checks (None: no election, no fence)."""
-        return self.node if self.enabled else None
+    def fence(self) -> str:
+        """The node every ZooKeeper write of the leader checks: ours, while we hold one."""
+        node = self.node
+        if node is None:
+            raise NotLeader("this replica holds no election node")
+        return node
 
     def may_write(self) -> bool:
         if not self.enabled:

@@ -289,10 +289,10 @@ class Advertiser:
     async def _write(self, op: str, *args, **kwargs):
         """One write; with an election, in a transaction that checks our election node first,
         so that nothing is written once the leadership (the session holding it) is gone."""
-        fence = self.leadership.fence if self.leadership is not None else None
-        if fence is None:
+        if self.leadership is None or not self.leadership.enabled:
             method = {"create": "create_async", "set_data": "set_async", "delete": "delete_async"}[op]
             return await zk_call(getattr(self.client, method)(*args, **kwargs))
+        fence = self.leadership.fence()
         transaction = self.client.transaction()
         transaction.check(fence, -1)
         getattr(transaction, op)(*args, **kwargs)
