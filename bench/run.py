@@ -1,7 +1,7 @@
 """Runs the benchmarks against the local environment and prints each as a ratio to its baseline.
 
     make bench                                   (everything; about 7 minutes)
-    .venv/bin/python bench/run.py --only ready   (one of: ready, locate, steady, projection)
+    .venv/bin/python bench/run.py --only ready   (one of: ready, locate, steady, failover, projection)
     .venv/bin/python bench/run.py --idle-seconds 30
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import pathlib
 import tempfile
 
+import failover
 import locate_latency
 import projection
 import ready_latency
@@ -19,7 +20,7 @@ from common import harness, localenv
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ready", "locate", "steady", "projection"], help="run one benchmark")
+    parser.add_argument("--only", choices=["ready", "locate", "steady", "failover", "projection"], help="run one benchmark")
     parser.add_argument("--idle-seconds", type=float, default=300, help="idle period of the steady-state run")
     parser.add_argument("--pods", type=int, default=500, help="advertised Pods in the steady-state run")
     args = parser.parse_args()
@@ -44,6 +45,8 @@ def main() -> None:
             operator.stop()
     if args.only in (None, "steady"):
         lines += steady_and_expiry.report(steady_and_expiry.run(env, log_dir, args.pods, args.idle_seconds))
+    if args.only in (None, "failover"):
+        lines += failover.report(failover.run(env, log_dir, args.pods))
     if args.only in (None, "projection"):
         lines += projection.report(projection.run(env, log_dir))
     print("\n".join(lines))
