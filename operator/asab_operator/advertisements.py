@@ -16,6 +16,7 @@ from typing import Callable, Hashable, Mapping
 
 from . import annotations as ann
 from .kube import KubeApi
+from .leadership import NotLeader
 from .record import SEPARATOR, Identity, Owner
 from .reporting import Reporter, object_reference
 from .sinks.zookeeper import Advertiser
@@ -202,6 +203,9 @@ class Advertisements:
                 continue
             try:
                 await self._write_status(key)
+            except NotLeader:
+                self._dirty.add(key)
+                return      # refresh_statuses() writes them when this replica leads again
             except Exception:
                 log.exception("could not write the status of Advertisement %s/%s", *key)
 

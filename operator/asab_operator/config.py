@@ -58,7 +58,9 @@ SETTINGS = [
     ("--reconcile-period", "ASAB_OPERATOR_RECONCILE_PERIOD", "60",
      "Seconds between full reconciles of /<path>/run against the desired state. Default: 60."),
     ("--session-timeout", "ASAB_OPERATOR_SESSION_TIMEOUT", "10",
-     "ZooKeeper session timeout in seconds; our ephemeral nodes outlive a crash by this long. Default: 10."),
+     "ZooKeeper session timeout in seconds; our ephemeral nodes outlive a crash by this long. Keep it within "
+     "the server's minSessionTimeout..maxSessionTimeout (by default 2 to 20 ticks: 4-40 s): the server "
+     "would change it silently, and leader fencing counts on it. Default: 10."),
     ("--key-keeper", "ASAB_OPERATOR_KEY_KEEPER", "on",
      "Keep ASAB's shared internal auth key (/asab/auth/internal_auth_private.key): on or off. Default: on."),
     ("--key-namespace", "ASAB_OPERATOR_KEY_NAMESPACE", "default",

@@ -23,13 +23,14 @@ import dataclasses
 import json
 import logging
 import time
-from typing import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from . import authkey, metrics
 from .kube import KubeApi
+from .leadership import ASYNC_WRITES, Leadership, NotLeader
+from .zkasync import call as zk_call
 
 log = logging.getLogger(__name__)
 ROTATE_ANNOTATION = "discovery.asab/rotate-key"          # set by people: any new value asks for a rotation
@@ -67,9 +68,10 @@ def rotate_in_place(client: KazooClient, path: str = authkey.KEY_PATH) -> tuple[
 
 
 class KeyKeeper:
-    def __init__(self, client: KazooClient, kube: KubeApi, settings: KeySettings) -> None:
+    def __init__(self, client: KazooClient, kube: KubeApi, settings: KeySettings,
+                 leadership: Leadership | None = None) -> None:
         self.client, self.kube, self.settings = client, kube, settings
-        self.may_write: Callable[[], bool] = lambda: True
+        self.leadership = leadership     # None: always write; else only as the leader, fenced
         self._wake = asyncio.Event()
         self._reported: str | None = None
         self.kid: str | None = None
@@ -90,6 +92,16 @@ class KeyKeeper:
         """Check the key now (on becoming the leader)."""
         self._wake.set()
 
+    def may_write(self) -> bool:
+        return self.leadership is None or self.leadership.may_write()
+
+    async def _write_key(self, op: str, *args, **kwargs) -> None:
+        """A write of the key node: fenced by the election when there is one."""
+        if self.leadership is None:
+            await zk_call(getattr(self.client, ASYNC_WRITES[op])(authkey.KEY_PATH, *args, **kwargs))
+        else:
+            await self.leadership.write(op, authkey.KEY_PATH, *args, **kwargs)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
 
@@ -105,6 +117,8 @@ class KeyKeeper:
                         watching = True
                     await self.ensure()
                     await self.rotate_if_asked()
+            except NotLeader as error:
+                log.info("internal auth key: %s; the leader keeps it", error)
             except Exception as error:
                 metrics.ERRORS.labels(kind="key_keeper").inc()
                 log.error("internal auth key: %s: %s", type(error).__name__, _safe(error))
@@ -130,7 +144,8 @@ class KeyKeeper:
             else:
                 new, how = authkey.generate(), "created"
             try:
-                await asyncio.to_thread(self.client.create, authkey.KEY_PATH, new, makepath=True)
+                await asyncio.to_thread(self.client.ensure_path, authkey.KEY_PATH.rsplit("/", 1)[0])
+                await self._write_key("create", new)
                 log.info("internal auth key %s (kid %s)", how, authkey.kid_of(new))
             except NodeExistsError:
                 log.info("internal auth key appeared meanwhile (an ASAB service made it): adopting it")
@@ -142,7 +157,7 @@ class KeyKeeper:
             metrics.KEY_VALID.set(0)
             if self.settings.repair:
                 new = backup if backup is not None else authkey.generate()
-                await asyncio.to_thread(self.client.set, authkey.KEY_PATH, new, version=version)
+                await self._write_key("set_data", new, version)
                 await self._report("InternalAuthKeyRepaired", f"the key node was invalid ({found.problem}); "
                                    f"rewritten in place (kid {authkey.kid_of(new)})", "Warning")
                 return
@@ -154,21 +169,22 @@ class KeyKeeper:
             self._reported = None
             log.info("internal auth key is valid again (kid %s)", found.kid)
         if backup is not None and backup != data and self.settings.source_of_truth == "secret":
-            await asyncio.to_thread(self.client.set, authkey.KEY_PATH, backup, version=version)
+            await self._write_key("set_data", backup, version)
             await self._report("InternalAuthKeyDisagrees", f"ZooKeeper held kid {found.kid}, the backup Secret "
                                f"kid {authkey.kid_of(backup)}; the Secret is the source of truth: ZooKeeper "
                                "rewritten", "Warning")
             return   # the watch brings us back with the new data
+        # published first: a failing backup must not keep the public key set stale
+        await self._publish(data, found.kid)
+        if found.kid != self.kid:
+            log.info("internal auth key in use: kid %s", found.kid)
+            self.kid = found.kid
         if self.settings.backup_secret and backup != data:
             if backup is not None:
                 await self._report("InternalAuthKeyDisagrees", f"the backup Secret held kid {authkey.kid_of(backup)}, "
                                    f"ZooKeeper kid {found.kid}; ZooKeeper is the source of truth: Secret "
                                    "rewritten", "Warning")
             await self._write_backup(data)
-        await self._publish(data, found.kid)
-        if found.kid != self.kid:
-            log.info("internal auth key in use: kid %s", found.kid)
-            self.kid = found.kid
 
     # --- Kubernetes objects ---
 
@@ -189,12 +205,15 @@ class KeyKeeper:
 
     async def _write_backup(self, data: bytes) -> None:
         encoded = base64.b64encode(data).decode()
-        if await self.kube.get(self.secret_path) is None:
+        current = await self.kube.get(self.secret_path)
+        if current is None:
             await self.kube.create(self.secret_path.rsplit("/", 1)[0], {
                 "metadata": {"name": self.settings.backup_secret, "labels": MANAGED_BY},
                 "type": "Opaque", "data": {SECRET_KEY: encoded}})
-        else:
-            await self.kube.merge_patch(self.secret_path, {"data": {SECRET_KEY: encoded}})
+        else:   # with the resourceVersion read: a change meanwhile (another writer) fails it
+            await self.kube.merge_patch(self.secret_path, {
+                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+                "data": {SECRET_KEY: encoded}})
         log.info("internal auth key backed up to Secret %s/%s", self.settings.namespace, self.settings.backup_secret)
 
     async def _configmap(self) -> dict | None:
@@ -248,7 +267,11 @@ class KeyKeeper:
             due = bool(rotated_at) and time.time() - rotated_at >= self.settings.rotation_period
         if not due and (not asked or asked == annotations.get(ROTATED_ANNOTATION)):
             return
-        old, new = await asyncio.to_thread(rotate_in_place, self.client)
+        data, stat = await asyncio.to_thread(self.client.get, authkey.KEY_PATH)
+        new_key = authkey.generate()
+        await self._write_key("set_data", new_key, stat.version)   # BadVersion: changed meanwhile, next check
+        metrics.KEY_ROTATIONS.inc()
+        old, new = authkey.kid_of(data), authkey.kid_of(new_key)
         why = f"annotation {ROTATE_ANNOTATION}={asked}" if asked and asked != annotations.get(ROTATED_ANNOTATION) \
             else "the rotation period"
         await self.kube.merge_patch(self.configmap_path, {"metadata": {"annotations": {

@@ -9,8 +9,11 @@ import asyncio
 import datetime
 import json
 import logging
+from typing import Callable
 
 import kubernetes
+
+from .leadership import NotLeader
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,23 @@ class KubeApi:
     def __init__(self) -> None:
         load_config()
         self.client = kubernetes.client.ApiClient()
+        # seconds this replica may still write (Leadership.write_lease); checked as each
+        # write is sent, which may take no longer than that
+        self.write_lease: Callable[[], float] = lambda: float("inf")
 
     def _call(self, method: str, path: str, query: list | None = None, body=None,
               content_type: str = "application/json", accept: str = "application/json"):
+        timeout = None
+        if method != "GET":
+            lease = self.write_lease()
+            if lease <= 0:
+                raise NotLeader(f"not the leader: {method} {path} not sent")
+            timeout = None if lease == float("inf") else lease
         request = self.client.param_serialize(
             method, path, query_params=query or [], body=body,
             header_params={"Accept": accept, "Content-Type": content_type},
             auth_settings=["BearerToken"])
-        response = self.client.call_api(*request)
+        response = self.client.call_api(*request, _request_timeout=timeout)
         data = response.read()
         if not 200 <= response.status <= 299:
             raise kubernetes.client.ApiException.from_response(

@@ -10,7 +10,9 @@ session:
   node: once its session is gone, so is that node, and the write fails.
 - Kubernetes writes are allowed only while the leadership was confirmed (a round trip
   to ZooKeeper showing the node still held by this session) less than half a session
-  timeout ago; another replica can take over only after a full session timeout.
+  timeout ago; another replica can take over only after a full session timeout. Each
+  request is checked as it is sent (KubeApi.write_lease) and may take no longer than the
+  lease has left.
 """
 from __future__ import annotations
 
@@ -22,17 +24,23 @@ import time
 from typing import Callable
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.exceptions import KazooException, NoNodeError, RolledBackError
 
 from . import metrics
 from .zkasync import call as zk_call
 
 log = logging.getLogger(__name__)
 PREFIX = "candidate-"
+ASYNC_WRITES = {"create": "create_async", "set_data": "set_async", "delete": "delete_async"}
 
 
 class NotLeader(Exception):
-    """A fenced ZooKeeper write failed: this replica's election node is gone."""
+    """This replica may not write now: it is a standby, or its leadership is unconfirmed or gone."""
+
+
+def now() -> float:
+    """A clock that also runs while the host is suspended: the session expires meanwhile."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
 
 
 def election_path(base_path: str, tag: str, namespaces: tuple[str, ...]) -> str:
@@ -49,23 +57,48 @@ class Leadership:
         self.enabled = enabled
         self.leader = not enabled
         self.node: str | None = None          # our election node, while we hold one
-        self.on_gain: list[Callable[[], None]] = []
+        # called when this replica may write again: on winning the election, and when a
+        # lapsed confirmation (a connection blip within the session) is renewed
+        self.on_writable: list[Callable[[], None]] = []
         self._confirmed = 0.0
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         metrics.LEADER.set(1 if self.leader else 0)
 
     def fence(self) -> str:
-        """The node every ZooKeeper write of the leader checks: ours, while we hold one."""
+        """The node every ZooKeeper write of the leader checks: ours, while we lead."""
         node = self.node
-        if node is None:
-            raise NotLeader("this replica holds no election node")
+        if node is None or not self.leader:
+            raise NotLeader("this replica holds no election node" if node is None else "this replica is a standby")
         return node
 
-    def may_write(self) -> bool:
+    async def write(self, op: str, *args, **kwargs):
+        """One ZooKeeper write (kazoo's create, set_data or delete arguments); with an election,
+        in a transaction that checks our election node first, so that nothing is written once
+        the leadership (the session holding that node) is gone."""
         if not self.enabled:
-            return True
-        return self.leader and time.monotonic() - self._confirmed < self.session_timeout / 2
+            return await zk_call(getattr(self.client, ASYNC_WRITES[op])(*args, **kwargs))
+        fence = self.fence()
+        transaction = self.client.transaction()
+        transaction.check(fence, -1)
+        getattr(transaction, op)(*args, **kwargs)
+        check, result = await zk_call(transaction.commit_async())
+        if isinstance(check, Exception) and not isinstance(check, RolledBackError):
+            raise NotLeader(fence)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def write_lease(self) -> float:
+        """Seconds this replica may still write to Kubernetes (0: not at all)."""
+        if not self.enabled:
+            return float("inf")
+        if not self.leader:
+            return 0.0
+        return max(0.0, self._confirmed + self.session_timeout / 2 - now())
+
+    def may_write(self) -> bool:
+        return self.write_lease() > 0
 
     # --- kazoo's thread ---
 
@@ -138,9 +171,11 @@ class Leadership:
         log.info("election: standby; the leader or the next in line is %s", holder)
 
     async def _retire_predecessor(self) -> None:
-        """A node under our own name and another session is this replica's previous life (a
-        container restarted in its Pod, which keeps the Pod's name): its process is gone, so its
-        node goes now, instead of holding the leadership until its session times out. This is
+        """Before standing, remove every node under our own name. Under another session it is
+        this replica's previous life (a container restarted in its Pod, which keeps the Pod's
+        name): its process is gone, so its node goes now instead of holding the leadership
+        until its session times out. Under our own session it is an orphan of a create whose
+        reply was lost with the connection: left, it could lead with nobody behind it. This is
         why instance names must be unique among replicas (the Pod name is)."""
         session = self.client.client_id[0] if self.client.client_id else None
         for child in await zk_call(self.client.get_children_async(self.path)):
@@ -150,9 +185,10 @@ class Leadership:
                 data, stat = await zk_call(self.client.get_async(f"{self.path}/{child}"))
             except NoNodeError:
                 continue
-            if data.decode(errors="replace") == self.name and stat.ephemeralOwner != session:
-                log.info("election: %s is this replica's previous life (session 0x%x); removing it",
-                         child, stat.ephemeralOwner)
+            if data.decode(errors="replace") == self.name:
+                log.info("election: %s is %s (session 0x%x); removing it", child,
+                         "an orphan of a lost reply" if stat.ephemeralOwner == session
+                         else "this replica's previous life", stat.ephemeralOwner)
                 with contextlib.suppress(NoNodeError):
                     await zk_call(self.client.delete_async(f"{self.path}/{child}", stat.version))
 
@@ -168,7 +204,8 @@ class Leadership:
         node = self.node
         if node is None:
             return False
-        started = time.monotonic()
+        started = now()
+        lapsed = self.leader and not self.may_write()
         try:
             stat = await zk_call(self.client.exists_async(node))
         except KazooException:
@@ -181,6 +218,9 @@ class Leadership:
             self._changed.set()
             return False
         self._confirmed = started
+        if lapsed and self.leader:
+            log.info("election: %s's leadership is confirmed again; writing", self.name)
+            self._writable()
         return True
 
     async def _confirm_periodically(self) -> None:
@@ -195,7 +235,10 @@ class Leadership:
         self.leader = True
         metrics.LEADER.set(1)
         log.info("election: %s is the leader now; writing", self.name)
-        for callback in self.on_gain:
+        self._writable()
+
+    def _writable(self) -> None:
+        for callback in self.on_writable:
             callback()
 
     def _lose(self, why: str) -> None:

@@ -11,6 +11,7 @@ from typing import Awaitable, Callable, Hashable, Iterable
 
 from . import metrics
 from .desired import Conflict
+from .leadership import NotLeader
 from .record import Owner
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,17 @@ class Reporter:
 
     def _warn(self, involved: dict, reason: str, message: str) -> None:
         """Post in the background: a slow API server never holds up ZooKeeper."""
+        metadata = involved["metadata"]
+        held = (involved["kind"], metadata["namespace"], metadata["name"], reason)
         if not self.may_write():
-            metadata = involved["metadata"]
-            self._unposted[(involved["kind"], metadata["namespace"], metadata["name"], reason)] = \
-                (involved, reason, message)
+            self._unposted[held] = (involved, reason, message)
             return
 
         async def post() -> None:
             try:
                 await self._post(involved, "Warning", reason, message[:1024])
+            except NotLeader:
+                self._unposted[held] = (involved, reason, message)
             except Exception as error:
                 log.warning("could not post an Event about %s %s/%s: %s", involved["kind"],
                             involved["metadata"]["namespace"], involved["metadata"]["name"], error)
@@ -65,6 +68,7 @@ class Reporter:
                  verdict: str = "not advertised") -> None:
         problems = tuple(problems)
         if not problems:
+            self._drop_unposted(source)
             if self._reported.pop(source, None) is not None:
                 log.info("%s %s/%s: valid again", *source[:3])
                 self._count(source)
@@ -90,8 +94,15 @@ class Reporter:
             self._warn(involved, reason, message)
 
     def forget(self, source: Hashable) -> None:
+        self._drop_unposted(source)
         if self._reported.pop(source, None) is not None:
             self._count(source)
+
+    def _drop_unposted(self, source: Hashable) -> None:
+        """A problem fixed (or its object gone) while held back is not posted later."""
+        kind, namespace, name = source[:3]
+        for held in [h for h in self._unposted if h[:3] == (kind, namespace, name)]:
+            del self._unposted[held]
 
     def message(self, source: Hashable) -> str | None:
         return self._reported.get(source)

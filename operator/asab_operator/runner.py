@@ -66,6 +66,7 @@ async def run(config: Config) -> None:
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
     leadership = Leadership(client, election_path(config.zookeeper_path, identity.tag, config.namespaces),
                             config.instance_name, config.session_timeout, enabled=config.leader_election)
+    kube.write_lease = leadership.write_lease
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period,
                             namespaces=frozenset(config.namespaces) or None, leadership=leadership)
     context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain,
@@ -74,9 +75,9 @@ async def run(config: Config) -> None:
         kube, RunTree(client, config.run_path, lambda: None, config.reconcile_period), cluster_id,
         context.reporter, grace_period=config.projection_grace_period, reconcile_period=config.reconcile_period,
         namespaces=config.namespaces, may_write=leadership.may_write)
-    # A new leader writes what it held back as a standby, from its warm caches.
-    leadership.on_gain += [context.reporter.flush, context.advertisements.refresh_statuses,
-                           context.projector.leadership_gained]
+    # A new leader (or one confirmed again) writes what it held back, from its warm caches.
+    leadership.on_writable += [context.reporter.flush, context.advertisements.refresh_statuses,
+                               context.projector.writing_again]
 
     def readiness():
         # A standby is ready too: it is warm and takes over without a restart.
@@ -100,9 +101,8 @@ async def run(config: Config) -> None:
         keeper = KeyKeeper(client, kube, KeySettings(
             namespace=config.key_namespace, configmap=config.key_configmap,
             backup_secret=config.key_backup_secret, source_of_truth=config.key_source_of_truth,
-            repair=config.key_repair, rotation_period=config.key_rotation_period))
-        keeper.may_write = leadership.may_write
-        leadership.on_gain.append(keeper.wake)
+            repair=config.key_repair, rotation_period=config.key_rotation_period), leadership=leadership)
+        leadership.on_writable.append(keeper.wake)
         tasks.append(asyncio.create_task(keeper.run(), name="internal auth key keeper"))
     try:
         await kopf.operator(

@@ -15,6 +15,8 @@ def test_health_metrics_and_json_logs(env, log_dir, ns):
     try:
         operator.wait_ready()
         assert http_json(operator.url("/healthz")) == (200, "ok\n")
+        # ready as soon as it is warm, a standby too; alone, it wins the election right after
+        eventually(lambda: http_json(operator.url("/readyz"))[1]["leader"], what="the leadership in /readyz")
         assert http_json(operator.url("/readyz")) == (200, {"ready": True, "leader": True, "checks": {
             "kubernetes_synced": True, "zookeeper_connected": True}})
         env.create_pod(ns, "m", {"discovery.asab/service-id": "m"})

@@ -18,11 +18,11 @@ from typing import Callable, Hashable, Iterable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
-                              NotEmptyError, RolledBackError, SessionExpiredError)
+                              NotEmptyError, SessionExpiredError)
 
 from .. import metrics
 from ..zkasync import call as zk_call
-from ..leadership import Leadership, NotLeader
+from ..leadership import ASYNC_WRITES, Leadership, NotLeader
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, node_prefix, owned_by
@@ -119,7 +119,7 @@ class Advertiser:
         if self.client.connected:
             self._state_changed(KazooState.CONNECTED)
         if self.leadership is not None:
-            self.leadership.on_gain.append(self.request_reconcile)
+            self.leadership.on_writable.append(self.request_reconcile)
         periodic = asyncio.create_task(self._periodic())
         try:
             while True:
@@ -287,18 +287,7 @@ class Advertiser:
             log.error("node %s has children that are not ours; it is left alone", self._path(name))
 
     async def _write(self, op: str, *args, **kwargs):
-        """One write; with an election, in a transaction that checks our election node first,
-        so that nothing is written once the leadership (the session holding it) is gone."""
-        if self.leadership is None or not self.leadership.enabled:
-            method = {"create": "create_async", "set_data": "set_async", "delete": "delete_async"}[op]
-            return await zk_call(getattr(self.client, method)(*args, **kwargs))
-        fence = self.leadership.fence()
-        transaction = self.client.transaction()
-        transaction.check(fence, -1)
-        getattr(transaction, op)(*args, **kwargs)
-        check, result = await zk_call(transaction.commit_async())
-        if isinstance(check, Exception) and not isinstance(check, RolledBackError):
-            raise NotLeader(fence)
-        if isinstance(result, Exception):
-            raise result
-        return result
+        """One write: fenced by the election when there is one (Leadership.write)."""
+        if self.leadership is None:
+            return await zk_call(getattr(self.client, ASYNC_WRITES[op])(*args, **kwargs))
+        return await self.leadership.write(op, *args, **kwargs)
