@@ -4,11 +4,16 @@ EndpointSlices out, one worker doing every write so that nothing races.
 Safety: nothing is written before /run has been read completely under the current
 session, nothing is written while ZooKeeper is unreachable, and an object no longer
 wanted is deleted only after the grace period under a healthy session (EndpointSlices
-are emptied at once). Only objects that carry our ownership labels are changed.
+are emptied at once; the period starts again after an outage or a change of leader).
+Only objects that carry our ownership labels are changed. A write the API server
+refuses for good (no permission there, no such namespace, invalid) blocks that one
+name until the next full reconcile and is reported in its Projection's status; the
+other objects go on.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Callable, Hashable, Mapping
@@ -19,6 +24,7 @@ from . import metrics
 from . import projection_objects as po
 from .annotations import Problem
 from .kube import COLLECTIONS, KubeApi, object_path
+from .leadership import NotLeader
 from .projection import address_type, project
 from .reporting import Reporter
 from .sources.run_tree import RunTree
@@ -41,8 +47,11 @@ class Projector:
         self.frozen: dict[tuple[str, str], str] = {}     # invalid Projections (key -> uid): left as they were
         self.gone: set[str] = set()                       # uids of deleted Projections whose objects remain
         self.actual: dict[po.Key, dict] = {}              # our objects in the cluster
-        self.foreign: dict[po.Key, str] = {}              # names taken by objects that are not ours
+        # names we cannot write, and why: taken by an object that is not ours, or refused by
+        # the API server; cleared by every full reconcile (which tries them again)
+        self.blocked: dict[po.Key, str] = {}
         self.unwanted_since: dict[po.Key, float] = {}
+        self._interrupted = False     # passes were skipped (outage, standby): grace periods restart
         self.resolved: dict[str, tuple[str, ...]] = {}
         self.statuses: dict[tuple[str, str], dict] = {}   # as last written
         self._generations: dict[tuple[str, str], int | None] = {}
@@ -56,9 +65,10 @@ class Projector:
     def request(self) -> None:
         self._wake.set()
 
-    def leadership_gained(self) -> None:
-        """Read the whole picture again before writing: the old leader wrote meanwhile."""
+    def writing_again(self) -> None:
+        """Leading (again): read the whole picture before writing, the old leader wrote meanwhile."""
         self._refresh_requested = True
+        self._interrupted = True
         self.request()
 
     def in_scope(self, namespace: str) -> bool:
@@ -100,8 +110,10 @@ class Projector:
         metadata = body.get("metadata") or {}
         key = (kind, metadata.get("namespace", ""), metadata.get("name", ""))
         if po.owned(body) is None or not self.in_scope((metadata.get("labels") or {}).get(po.PROJECTION_NAMESPACE, "")):
-            if deleted and self.foreign.pop(key, None) is not None:
+            if deleted and self.blocked.pop(key, None) is not None:
                 self.request()   # the name is free now
+            elif not deleted and self.actual.pop(key, None) is not None:
+                self.request()   # our labels were taken off: not ours any more
             return
         current = self.actual.get(key)
         if deleted:
@@ -129,6 +141,8 @@ class Projector:
                     if self._refresh_requested:
                         await self._refresh()
                     await self._sync()
+                except NotLeader as error:
+                    log.info("projection pass stopped: %s", error)   # writing_again() resumes it
                 except Exception as error:
                     metrics.ERRORS.labels(kind="projection").inc()
                     log.error("projection pass failed (%s: %s); again in 2 s", type(error).__name__, error,
@@ -172,7 +186,7 @@ class Projector:
                 log.info("Projection %s is gone; removing what it made",
                          body["metadata"]["annotations"].get(po.PROJECTION_ANNOTATION, uid))
                 self.gone.add(uid)
-        self.foreign.clear()
+        self.blocked.clear()
         hosts = {i.host for i in self.tree.instances.values() if not address_type(i.host)}
         self.resolved = dict(zip(hosts, await asyncio.gather(*(resolve(h) for h in hosts))))
         self.listed = True
@@ -205,27 +219,34 @@ class Projector:
 
     async def _sync(self) -> None:
         if not (self.listed and self.tree.synced and self.tree.healthy and self.may_write()):
+            self._interrupted = True
             return   # frozen: no partial truth is ever written
         hosts = {i.host for i in self.tree.instances.values() if not address_type(i.host)} - set(self.resolved)
         if hosts:
             self.resolved.update(zip(hosts, await asyncio.gather(*(resolve(h) for h in hosts))))
+        now = time.monotonic()
+        if self._interrupted:   # the grace period counts healthy time under this leader only
+            self._interrupted = False
+            self.unwanted_since = dict.fromkeys(self.unwanted_since, now)
         desired, outcomes = self._desired()
         frozen_uids = set(self.frozen.values())
         actual = {k: v for k, v in self.actual.items() if po.owned(v) not in frozen_uids}
-        now = time.monotonic()
         writes = po.plan(desired, actual, self.unwanted_since, now, self.grace_period, may_delete=True,
                          gone_projections=self.gone)
-        services = [(k, b) for k, b in writes.apply if k[0] == "Service"]
-        await asyncio.gather(*(self._apply(k, b) for k, b in services))
-        slices = [(k, b) for k, b in writes.apply if k[0] != "Service"
-                  and ("Service", k[1], b["metadata"]["labels"].get(po.SERVICE_NAME_LABEL)) not in self.foreign]
-        await asyncio.gather(*(self._apply(k, b) for k, b in slices))
-        await asyncio.gather(*(self._delete(k, uid) for k, uid in writes.delete))
+        apply = [(k, b) for k, b in writes.apply if k not in self.blocked]
+        failures = await gather([self._apply(k, b) for k, b in apply if k[0] == "Service"])
+        failures += await gather([self._apply(k, b) for k, b in apply if k[0] != "Service" and (
+            "Service", k[1], b["metadata"]["labels"].get(po.SERVICE_NAME_LABEL)) not in self.blocked])
+        failures += await gather([self._delete(k, uid) for k, uid in writes.delete if k not in self.blocked])
         self.gone &= {po.owned(b) for b in self.actual.values()}
         metrics.PROJECTED_SERVICES.set(sum(1 for k in desired if k[0] == "Service"))
+        if any(k in self.blocked for k in desired):   # refused just now: in the statuses at once
+            desired, outcomes = self._desired()
         await self._write_statuses(outcomes)
         if self.unwanted_since:
             self._wake_in(max(0.1, min(self.unwanted_since.values()) + self.grace_period - now))
+        if failures:
+            raise failures[0]
 
     def _desired(self) -> tuple[dict[po.Key, dict], dict]:
         instances = list(self.tree.instances.values())
@@ -242,12 +263,15 @@ class Projector:
                     skipped.append(f"{service.id_type} {service.id!r}: its Service {spec.target}/{service.name} "
                                    f"belongs to Projection {other.namespace}/{other.name}")
                     continue
-                if key in self.foreign:
-                    skipped.append(f"{service.id_type} {service.id!r}: {self.foreign[key]}")
+                if key in self.blocked:
+                    skipped.append(f"{service.id_type} {service.id!r}: {self.blocked[key]}")
                     continue
                 claimed[key] = spec
-                desired.update(po.render(spec, service))
+                rendered = po.render(spec, service)
+                desired.update(rendered)
                 projected.append(service)
+                skipped += [f"{service.id_type} {service.id!r}: {self.blocked[k]}" for k, _ in rendered
+                            if k in self.blocked]
             outcomes[spec.key] = (spec, projected, skipped)
         return desired, outcomes
 
@@ -255,6 +279,11 @@ class Projector:
         kind, namespace, name = key
         current = self.actual.get(key)
         path = object_path(kind, namespace, name)
+        if current is not None and po.owned(current) in set(self.frozen.values()):
+            self._block(key, f"{kind} {namespace}/{name} belongs to Projection "
+                             f"{current['metadata']['annotations'].get(po.PROJECTION_ANNOTATION)}, which is "
+                             "invalid: what it made is kept as it was")
+            return
         try:
             if current is None:
                 result = await self.kube.create(COLLECTIONS[kind].format(ns=f"/namespaces/{namespace}"), body)
@@ -266,13 +295,14 @@ class Projector:
         except kubernetes.client.ApiException as error:
             if error.status == 409 and current is None:
                 await self._already_exists(key, path)
+            elif error.status == 404 and current is None:
+                self._block(key, f"namespace {namespace} does not exist")
             elif error.status in (404, 409):      # deleted, or changed since we read it: read again
                 fetched = await self.kube.get(path)
-                self._remember(key, fetched if fetched is not None and po.owned(fetched) else None)
+                self._remember(key, fetched if fetched is not None and self._ours(fetched) else None)
                 self._wake_in(0.1)
-            elif error.status == 422:
-                metrics.ERRORS.labels(kind="projection").inc()
-                log.error("the API server rejected %s %s/%s: %s", kind, namespace, name, error.body)
+            elif error.status in (403, 422):
+                self._block(key, refusal(kind, namespace, name, error))
             else:
                 raise
             return
@@ -281,17 +311,27 @@ class Projector:
 
     async def _already_exists(self, key: po.Key, path: str) -> None:
         fetched = await self.kube.get(path)
-        if fetched is not None and po.owned(fetched) is not None:
+        if fetched is not None and self._ours(fetched):
             self._remember(key, fetched)   # ours after all (made before a restart): update it next pass
             self._wake_in(0.1)
             return
         kind, namespace, name = key
-        message = f"{kind} {namespace}/{name} exists and is not the operator's; left alone"
-        if self.foreign.get(key) != message:
-            metrics.ERRORS.labels(kind="projection_name_taken").inc()
-            log.warning(message)
-        self.foreign[key] = message
-        self.request()
+        self._block(key, f"{kind} {namespace}/{name} exists and is not the operator's; left alone",
+                    "projection_name_taken")
+
+    def _ours(self, body: Mapping) -> bool:
+        """Made by a Projection in this operator's scope (another scope's operator owns the rest)."""
+        return po.owned(body) is not None and self.in_scope(
+            (body["metadata"].get("labels") or {}).get(po.PROJECTION_NAMESPACE, ""))
+
+    def _block(self, key: po.Key, message: str, error_kind: str = "projection_refused") -> None:
+        """This name is not written again until the next full reconcile; its Projection's
+        status says why. A new reason is logged once."""
+        if self.blocked.get(key) == message:
+            return
+        metrics.ERRORS.labels(kind=error_kind).inc()
+        log.warning("projection: %s", message)
+        self.blocked[key] = message
 
     def _remember(self, key: po.Key, body: Mapping | None) -> None:
         if body is None:
@@ -301,7 +341,13 @@ class Projector:
 
     async def _delete(self, key: po.Key, uid: str) -> None:
         kind, namespace, name = key
-        await self.kube.delete(object_path(kind, namespace, name), uid)
+        try:
+            await self.kube.delete(object_path(kind, namespace, name), uid)
+        except kubernetes.client.ApiException as error:
+            if error.status != 403:
+                raise
+            self._block(key, refusal(kind, namespace, name, error))
+            return
         metrics.KUBERNETES_WRITES.labels(kind=kind, op="delete").inc()
         log.info("deleted projected %s %s/%s", kind, namespace, name)
         self.actual.pop(key, None)
@@ -346,6 +392,27 @@ class Projector:
             return
         metrics.KUBERNETES_WRITES.labels(kind="Projection", op="status").inc()
         self.statuses[key] = status
+
+
+async def gather(writes: list) -> list[Exception]:
+    """Every write goes ahead; what failed is returned (the pass is tried again after it)."""
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, Exception):
+            raise failure      # cancellation
+    return failures
+
+
+def refusal(kind: str, namespace: str, name: str, error: kubernetes.client.ApiException) -> str:
+    if error.status == 403:
+        return (f"the operator may not write {kind}s in namespace {namespace} (bind its projection "
+                f"role there: see the README, Installing in a cluster)")
+    try:
+        detail = json.loads(error.body).get("message", "")
+    except (TypeError, ValueError, AttributeError):
+        detail = str(error.body)
+    return f"the API server rejected {kind} {namespace}/{name}: {detail}"[:500]
 
 
 def condition(status: str, reason: str, message: str) -> dict:

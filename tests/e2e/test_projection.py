@@ -249,6 +249,29 @@ def test_zookeeper_outage_and_a_restart_onto_an_empty_run_delete_nothing_early(e
     eventually(lambda: service(env, ns, sid) is None, GRACE + 15, 0.1, "the Service to go after the grace period")
 
 
+def test_the_grace_period_starts_again_after_an_outage(env, lone, ns):
+    """An id whose last instance left just before an outage longer than the grace period
+    keeps its Service for a full grace period once ZooKeeper is back: the time without a
+    healthy session does not count (the app may have come back meanwhile)."""
+    import localenv
+    sid = f"away-{ns}"
+    project(env, ns, "away", ids=[sid])
+    path = lone.record(f"away-{ns}", **asab(host="10.4.1.1", instance_id="a1", service_id=sid, web=[["0.0.0.0", 80]]))
+    eventually(lambda: endpoints(env, ns, sid) == {("10.4.1.1", 80): "a1"}, 20, 0.1, "the endpoint")
+    lone.zk.delete(path)
+    eventually(lambda: endpoints(env, ns, sid) == {}, 10, 0.02, "the slices to empty")
+    localenv.stop_zookeeper()
+    try:
+        time.sleep(GRACE + 2)
+        assert service(env, ns, sid) is not None, "deleted during the outage"
+    finally:
+        localenv.resume_zookeeper()
+    resumed = time.monotonic()
+    eventually(lambda: service(env, ns, sid) is None, GRACE + 30, 0.05, "the Service to go after the grace period")
+    assert time.monotonic() - resumed >= GRACE, "deleted before a full grace period under a healthy session"
+    eventually(lambda: lone.process.readiness() and lone.process.readiness()[0] == 200, 60, 0.2, "ready again")
+
+
 def test_names_taken_by_others_are_never_overwritten_and_collisions_are_reported(env, lone, ns):
     sid = f"taken-{ns}"
     env.core.create_namespaced_service(ns, {"metadata": {"name": sid, "labels": {"owner": "someone"}},
@@ -270,6 +293,40 @@ def test_names_taken_by_others_are_never_overwritten_and_collisions_are_reported
     assert theirs.spec.selector == {"app": "x"} and theirs.metadata.labels == {"owner": "someone"}
     assert slices(env, ns, sid) == [], "slices were attached to someone else's Service"
     assert endpoints(env, ns, mapped) == {("10.5.0.2", 80): "o1"}
+
+
+def test_a_refused_target_and_a_taken_slice_name_are_reported_and_stop_nothing_else(env, lone, ns):
+    """A Projection into a namespace that does not exist (or where the operator may not write:
+    the ServiceAccount pass sees a 403 there), and a foreign EndpointSlice holding the name of
+    one of ours: each is in its Projection's status, retried only by the periodic reconcile,
+    and the other Services are projected all the same."""
+    missing, lost, fine = f"missing-{ns}", f"lost-{ns}", f"fine-{ns}"
+    project(env, ns, "nowhere", ids=[lost], targetNamespace=missing)
+    discovery_api(env).create_namespaced_endpoint_slice(ns, {
+        "metadata": {"name": f"{fine}-ipv4-80", "labels": {"kubernetes.io/service-name": "someone-elses"}},
+        "addressType": "IPv4", "endpoints": [{"addresses": ["10.5.9.9"]}]})
+    project(env, ns, "here", ids=[fine, f"{fine}-b"])
+    lone.record(f"lost-{ns}", **asab(host="10.5.1.1", instance_id="l1", service_id=lost, web=[["0.0.0.0", 80]]))
+    lone.record(f"fine-{ns}", **asab(host="10.5.1.2", instance_id="f1", service_id=fine, web=[["0.0.0.0", 80]]))
+    lone.record(f"fine-b-{ns}", **asab(host="10.5.1.3", instance_id="f2", service_id=f"{fine}-b",
+                                       web=[["0.0.0.0", 80]]))
+    eventually(lambda: endpoints(env, ns, f"{fine}-b") == {("10.5.1.3", 80): "f2"}, 20, 0.1, "the other Service")
+    status = eventually(lambda: (s := projection(env, ns, "nowhere").get("status")) and s.get("skippedCount")
+                        and s, 20, 0.1, "the refused target in the status")
+    assert status["projectedCount"] == 0 and status["skipped"][0]["subject"] == f"service_id {lost!r}"
+    assert missing in status["skipped"][0]["reason"], status
+    status = eventually(lambda: (s := projection(env, ns, "here").get("status")) and s.get("skippedCount")
+                        and s, 20, 0.1, "the taken slice name in the status")
+    assert f"EndpointSlice {ns}/{fine}-ipv4-80 exists and is not the operator's" in status["skipped"][0]["reason"]
+    theirs = discovery_api(env).read_namespaced_endpoint_slice(f"{fine}-ipv4-80", ns)
+    assert theirs.metadata.labels == {"kubernetes.io/service-name": "someone-elses"}
+    assert [e.addresses for e in theirs.endpoints] == [["10.5.9.9"]]
+
+    # No hammering: with a reconcile period of 5 s, a few attempts in 6 s, not dozens.
+    mark = env.audit_mark()
+    time.sleep(6)
+    attempts = [w for w in env.writes_since(mark) if f" {missing}/" in w or f"{fine}-ipv4-80" in w]
+    assert len(attempts) <= 6, attempts
 
 
 def test_invalid_projection_is_reported_and_keeps_what_it_made(env, lone, ns):

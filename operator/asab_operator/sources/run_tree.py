@@ -135,14 +135,20 @@ class RunTree:
         results = await asyncio.gather(
             *(zk_call(self.client.get_async(f"{self.run_path}/{name}", watch=self._data_fired))
               for name in names), return_exceptions=True)
+        failure = None
         for name, result in zip(names, results):
             if isinstance(result, NoNodeError):
                 changed |= self.instances.pop(name, None) is not None or self.unusable.pop(name, None) is not None
                 continue
             if isinstance(result, BaseException):
-                self._dirty.add(name)
-                raise result
+                self._dirty.add(name)      # read again; the others' results are kept
+                failure = failure or result
+                continue
             changed |= self._store(name, result[0])
+        if failure is not None:
+            if changed:
+                self.on_change()
+            raise failure
         if not self.synced and not self._relist and not self._dirty:
             self.synced = True
             log.info("read %s: %d instances (%d records that do not count)", self.run_path,
