@@ -100,7 +100,7 @@ def test_chart_values_reach_the_operator():
     objects = manifests.helm_template(
         "--set", "projection.targetNamespaces={shop,billing}", "--set", "watchNamespaces={shop,billing}",
         "--set", r"zookeeper.servers=zk-0:2181\,zk-1:2181/prod", "--set", "leaderElection=false",
-        "--set", "keyKeeper.backupSecret=")
+        "--set", "replicas=1", "--set", "keyKeeper.backupSecret=")
     config = the(objects, "ConfigMap")["data"]
     assert config["ASAB_OPERATOR_ZOOKEEPER_SERVERS"] == "zk-0:2181,zk-1:2181/prod"
     assert config["ASAB_OPERATOR_NAMESPACES"] == "shop,billing"
@@ -114,6 +114,14 @@ def test_chart_values_reach_the_operator():
     assert not [rule for rule in key_role["rules"] if "secrets" in rule["resources"]], \
         "no backup Secret: no right to any Secret"
     assert not by_kind(objects, "Secret")
+
+
+def test_unsafe_replica_settings_are_refused_or_adjusted():
+    assert not by_kind(manifests.helm_template("--set", "replicas=1"), "PodDisruptionBudget"), \
+        "minAvailable: 1 with one replica blocks node drains"
+    assert the(manifests.helm_template(), "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    with pytest.raises(AssertionError, match="leaderElection: false runs every replica as a writer"):
+        manifests.helm_template("--set", "leaderElection=false")
 
 
 def test_every_variable_the_manifests_set_is_an_operator_setting():
