@@ -25,6 +25,7 @@ from .sources import advertisements as ads
 log = logging.getLogger(__name__)
 KIND = "Advertisement"
 STATUS_DELAY = 0.05   # collects a burst of Pod changes into one status write
+STATUS_RETRY = 5      # seconds before a failed status write is tried again
 
 
 @dataclasses.dataclass
@@ -195,6 +196,7 @@ class Advertisements:
 
     async def _flush(self) -> None:
         await asyncio.sleep(STATUS_DELAY)
+        failed = set()
         while self._dirty:
             if not self.may_write():
                 return      # refresh_statuses() writes them when this replica leads
@@ -206,8 +208,12 @@ class Advertisements:
             except NotLeader:
                 self._dirty.add(key)
                 return      # refresh_statuses() writes them when this replica leads again
-            except Exception:
-                log.exception("could not write the status of Advertisement %s/%s", *key)
+            except Exception as error:
+                log.warning("could not write the status of Advertisement %s/%s (%s: %s); again in %d s",
+                            *key, type(error).__name__, error, STATUS_RETRY)
+                failed.add(key)
+        if failed:
+            asyncio.get_running_loop().call_later(STATUS_RETRY, lambda: [self.status_changed(k) for k in failed])
 
     async def _write_status(self, key) -> None:
         tracked = self.tracked[key]

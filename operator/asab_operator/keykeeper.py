@@ -247,8 +247,12 @@ class KeyKeeper:
         log.warning("internal auth key: %s", message)
         current = await self._configmap()
         if current is not None:
-            await self.kube.post_event({"apiVersion": "v1", "kind": "ConfigMap", "metadata": current["metadata"]},
-                                       event_type, reason, message)
+            try:
+                await self.kube.post_event({"apiVersion": "v1", "kind": "ConfigMap", "metadata": current["metadata"]},
+                                           event_type, reason, message)
+            except NotLeader:
+                self._reported = None     # posted when this replica may write again
+                raise
 
     # --- rotation ---
 
@@ -267,9 +271,15 @@ class KeyKeeper:
             due = bool(rotated_at) and time.time() - rotated_at >= self.settings.rotation_period
         if not due and (not asked or asked == annotations.get(ROTATED_ANNOTATION)):
             return
-        data, stat = await asyncio.to_thread(self.client.get, authkey.KEY_PATH)
-        new_key = authkey.generate()
-        await self._write_key("set_data", new_key, stat.version)   # BadVersion: changed meanwhile, next check
+        for attempt in range(5):   # in place, by compare-and-set, as rotate_in_place does
+            data, stat = await asyncio.to_thread(self.client.get, authkey.KEY_PATH)
+            new_key = authkey.generate()
+            try:
+                await self._write_key("set_data", new_key, stat.version)
+                break
+            except BadVersionError:
+                if attempt == 4:
+                    raise RuntimeError("the key kept changing during the rotation; trying again later")
         metrics.KEY_ROTATIONS.inc()
         old, new = authkey.kid_of(data), authkey.kid_of(new_key)
         why = f"annotation {ROTATE_ANNOTATION}={asked}" if asked and asked != annotations.get(ROTATED_ANNOTATION) \

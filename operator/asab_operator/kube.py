@@ -12,6 +12,7 @@ import logging
 from typing import Callable
 
 import kubernetes
+import urllib3
 
 from .leadership import NotLeader
 
@@ -52,23 +53,34 @@ class KubeApi:
     def __init__(self) -> None:
         load_config()
         self.client = kubernetes.client.ApiClient()
+        writes = kubernetes.client.Configuration.get_default_copy()
+        writes.retries = False          # sent once: a resend could land after the lease
+        self.write_client = kubernetes.client.ApiClient(writes)
         # seconds this replica may still write (Leadership.write_lease); checked as each
-        # write is sent, which may take no longer than that
+        # write is sent, which may take no longer than that; write_abandoned() when it did
         self.write_lease: Callable[[], float] = lambda: float("inf")
+        self.write_abandoned: Callable[[], None] = lambda: None
 
     def _call(self, method: str, path: str, query: list | None = None, body=None,
               content_type: str = "application/json", accept: str = "application/json"):
-        timeout = None
+        client, timeout = self.client, None
         if method != "GET":
-            lease = self.write_lease()
+            client, lease = self.write_client, self.write_lease()
             if lease <= 0:
                 raise NotLeader(f"not the leader: {method} {path} not sent")
             timeout = None if lease == float("inf") else lease
-        request = self.client.param_serialize(
+        request = client.param_serialize(
             method, path, query_params=query or [], body=body,
             header_params={"Accept": accept, "Content-Type": content_type},
             auth_settings=["BearerToken"])
-        response = self.client.call_api(*request, _request_timeout=timeout)
+        try:
+            response = client.call_api(*request, _request_timeout=timeout)
+        except urllib3.exceptions.TimeoutError:
+            if timeout is None:
+                raise
+            self.write_abandoned()
+            raise NotLeader(f"{method} {path}: no answer within the write lease ({timeout:.1f} s); "
+                            "done again after the next confirmation") from None
         data = response.read()
         if not 200 <= response.status <= 299:
             raise kubernetes.client.ApiException.from_response(

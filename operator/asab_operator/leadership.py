@@ -61,6 +61,7 @@ class Leadership:
         # lapsed confirmation (a connection blip within the session) is renewed
         self.on_writable: list[Callable[[], None]] = []
         self._confirmed = 0.0
+        self._refused = False     # a write was refused (or abandoned) while leading: wake writers on renewal
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         metrics.LEADER.set(1 if self.leader else 0)
@@ -95,7 +96,14 @@ class Leadership:
             return float("inf")
         if not self.leader:
             return 0.0
-        return max(0.0, self._confirmed + self.session_timeout / 2 - now())
+        lease = max(0.0, self._confirmed + self.session_timeout / 2 - now())
+        if lease == 0:
+            self._refused = True
+        return lease
+
+    def write_abandoned(self) -> None:
+        """A write outlived its lease (KubeApi gave up on it): redo it after the next confirmation."""
+        self._refused = True
 
     def may_write(self) -> bool:
         return self.write_lease() > 0
@@ -205,7 +213,6 @@ class Leadership:
         if node is None:
             return False
         started = now()
-        lapsed = self.leader and not self.may_write()
         try:
             stat = await zk_call(self.client.exists_async(node))
         except KazooException:
@@ -218,7 +225,8 @@ class Leadership:
             self._changed.set()
             return False
         self._confirmed = started
-        if lapsed and self.leader:
+        if self._refused and self.leader:     # writers skipped while the lease had lapsed
+            self._refused = False
             log.info("election: %s's leadership is confirmed again; writing", self.name)
             self._writable()
         return True
@@ -233,6 +241,7 @@ class Leadership:
         if self.leader:
             return
         self.leader = True
+        self._refused = False
         metrics.LEADER.set(1)
         log.info("election: %s is the leader now; writing", self.name)
         self._writable()

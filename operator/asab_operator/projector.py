@@ -56,6 +56,7 @@ class Projector:
         self.statuses: dict[tuple[str, str], dict] = {}   # as last written
         self._generations: dict[tuple[str, str], int | None] = {}
         self.listed = False
+        self._status_writes: set[asyncio.Task] = set()
         self._refresh_requested = True
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -234,9 +235,11 @@ class Projector:
         writes = po.plan(desired, actual, self.unwanted_since, now, self.grace_period, may_delete=True,
                          gone_projections=self.gone)
         apply = [(k, b) for k, b in writes.apply if k not in self.blocked]
-        failures = await gather([self._apply(k, b) for k, b in apply if k[0] == "Service"])
-        failures += await gather([self._apply(k, b) for k, b in apply if k[0] != "Service" and (
-            "Service", k[1], b["metadata"]["labels"].get(po.SERVICE_NAME_LABEL)) not in self.blocked])
+        services = [(k, b) for k, b in apply if k[0] == "Service"]
+        failures = await gather([self._apply(k, b) for k, b in services])
+        held = self.blocked.keys() | {k for (k, _), failure in zip(services, failures) if failure is not None}
+        failures += await gather([self._apply(k, b) for k, b in apply
+                                  if k[0] != "Service" and service_of(k, b) not in held])
         failures += await gather([self._delete(k, uid) for k, uid in writes.delete if k not in self.blocked])
         self.gone &= {po.owned(b) for b in self.actual.values()}
         metrics.PROJECTED_SERVICES.set(sum(1 for k in desired if k[0] == "Service"))
@@ -245,8 +248,8 @@ class Projector:
         await self._write_statuses(outcomes)
         if self.unwanted_since:
             self._wake_in(max(0.1, min(self.unwanted_since.values()) + self.grace_period - now))
-        if failures:
-            raise failures[0]
+        if failure := next((f for f in failures if f is not None), None):
+            raise failure
 
     def _desired(self) -> tuple[dict[po.Key, dict], dict]:
         instances = list(self.tree.instances.values())
@@ -265,12 +268,14 @@ class Projector:
                     continue
                 if key in self.blocked:
                     skipped.append(f"{service.id_type} {service.id!r}: {self.blocked[key]}")
-                    continue
+                    if po.owned(self.actual.get(key) or {}) != spec.uid:
+                        continue
+                    # this Projection's, and its update refused: kept wanted, its slices current
                 claimed[key] = spec
                 rendered = po.render(spec, service)
                 desired.update(rendered)
                 projected.append(service)
-                skipped += [f"{service.id_type} {service.id!r}: {self.blocked[k]}" for k, _ in rendered
+                skipped += [f"{service.id_type} {service.id!r}: {self.blocked[k]}" for k, _ in rendered[1:]
                             if k in self.blocked]
             outcomes[spec.key] = (spec, projected, skipped)
         return desired, outcomes
@@ -373,7 +378,17 @@ class Projector:
             await self._write_status(key, status)
 
     def _write_status_soon(self, key: tuple[str, str], status: dict) -> None:
-        asyncio.get_running_loop().create_task(self._write_status(key, status))
+        async def write() -> None:
+            try:
+                await self._write_status(key, status)
+            except NotLeader:
+                pass      # written by whichever replica leads next (from the Projection's spec)
+            except Exception as error:
+                log.warning("could not write the status of Projection %s/%s (%s); again on the next "
+                            "reconcile", *key, error)
+        task = asyncio.get_running_loop().create_task(write())
+        self._status_writes.add(task)
+        task.add_done_callback(self._status_writes.discard)
 
     async def _write_status(self, key: tuple[str, str], status: dict) -> None:
         if not self.may_write():
@@ -394,14 +409,18 @@ class Projector:
         self.statuses[key] = status
 
 
-async def gather(writes: list) -> list[Exception]:
-    """Every write goes ahead; what failed is returned (the pass is tried again after it)."""
+async def gather(writes: list) -> list[Exception | None]:
+    """Every write goes ahead; each one's failure (None: none) is returned, in order (the
+    pass is tried again after a failure)."""
     results = await asyncio.gather(*writes, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    for failure in failures:
-        if not isinstance(failure, Exception):
-            raise failure      # cancellation
-    return failures
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result      # cancellation
+    return [r if isinstance(r, Exception) else None for r in results]
+
+
+def service_of(key: po.Key, endpoint_slice: Mapping) -> po.Key:
+    return "Service", key[1], endpoint_slice["metadata"]["labels"].get(po.SERVICE_NAME_LABEL)
 
 
 def refusal(kind: str, namespace: str, name: str, error: kubernetes.client.ApiException) -> str:

@@ -40,14 +40,13 @@ class Reporter:
                  may_write: Callable[[], bool] = lambda: True) -> None:
         self._post = post
         self.may_write = may_write
-        self._unposted: dict[tuple, tuple[dict, str, str]] = {}   # a standby's, for when it leads
+        self._unposted: dict[Hashable, tuple[dict, str, str]] = {}   # held back, by source, for when it may write
         self._reported: dict[Hashable, str] = {}   # source -> the message last posted
         self._posting: set[asyncio.Task] = set()
 
-    def _warn(self, involved: dict, reason: str, message: str) -> None:
-        """Post in the background: a slow API server never holds up ZooKeeper."""
-        metadata = involved["metadata"]
-        held = (involved["kind"], metadata["namespace"], metadata["name"], reason)
+    def _warn(self, involved: dict, reason: str, message: str, held: Hashable) -> None:
+        """Post in the background: a slow API server never holds up ZooKeeper. `held`: what
+        it is kept under while this replica may not write."""
         if not self.may_write():
             self._unposted[held] = (involved, reason, message)
             return
@@ -79,19 +78,20 @@ class Reporter:
         self._reported[source] = message
         self._count(source)
         log.warning("%s %s/%s: %s", *source[:3], message)
-        self._warn(reference_of(source[0], body), reason, message)
+        self._warn(reference_of(source[0], body), reason, message, source)
 
     def conflicts(self, conflicts: Iterable[Conflict]) -> None:
         for conflict in conflicts:
             owner = conflict.loser.owner
             log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, conflict.message())
-            self._warn(object_reference(owner), "DuplicateInstanceId", conflict.message())
+            self._warn(object_reference(owner), "DuplicateInstanceId", conflict.message(),
+                       ("conflict", owner.kind, owner.namespace, owner.name, conflict.message()))
 
     def flush(self) -> None:
         """Post what was held back while this replica was a standby."""
         unposted, self._unposted = self._unposted, {}
-        for involved, reason, message in unposted.values():
-            self._warn(involved, reason, message)
+        for held, (involved, reason, message) in unposted.items():
+            self._warn(involved, reason, message, held)
 
     def forget(self, source: Hashable) -> None:
         self._drop_unposted(source)
@@ -100,9 +100,7 @@ class Reporter:
 
     def _drop_unposted(self, source: Hashable) -> None:
         """A problem fixed (or its object gone) while held back is not posted later."""
-        kind, namespace, name = source[:3]
-        for held in [h for h in self._unposted if h[:3] == (kind, namespace, name)]:
-            del self._unposted[held]
+        self._unposted.pop(source, None)
 
     def message(self, source: Hashable) -> str | None:
         return self._reported.get(source)

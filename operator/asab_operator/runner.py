@@ -66,7 +66,7 @@ async def run(config: Config) -> None:
     client.start_async()   # connects (and reconnects) in the background; the operator runs meanwhile
     leadership = Leadership(client, election_path(config.zookeeper_path, identity.tag, config.namespaces),
                             config.instance_name, config.session_timeout, enabled=config.leader_election)
-    kube.write_lease = leadership.write_lease
+    kube.write_lease, kube.write_abandoned = leadership.write_lease, leadership.write_abandoned
     advertiser = Advertiser(client, config.run_path, identity, config.reconcile_period,
                             namespaces=frozenset(config.namespaces) or None, leadership=leadership)
     context = Context(identity=identity, advertiser=advertiser, kube=kube, cluster_domain=config.cluster_domain,

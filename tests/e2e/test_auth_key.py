@@ -186,8 +186,10 @@ def put_backup(env, keys, data: bytes) -> None:
                                      {"data": {"internal_auth_private.key": base64.b64encode(data).decode()}})
 
 
-def backup_of(env, keys) -> bytes:
-    return base64.b64decode(env.core.read_namespaced_secret(keys.secret, keys.ns).data["internal_auth_private.key"])
+def backup_of(env, keys) -> bytes | None:
+    """The backup Secret's key; None while the Secret is still empty."""
+    data = env.core.read_namespaced_secret(keys.secret, keys.ns).data or {}
+    return base64.b64decode(data["internal_auth_private.key"]) if "internal_auth_private.key" in data else None
 
 
 def test_secret_and_zookeeper_disagreeing_the_source_of_truth_wins(env, keys):

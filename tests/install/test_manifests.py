@@ -144,8 +144,8 @@ def test_both_install_paths_grant_the_same_least_privilege_and_harden_alike():
     cluster_wide = roles(kustomized)[""]
     writes = {(group, resource) for rule in cluster_wide for group in rule["apiGroups"]
               for resource in rule["resources"] if set(rule["verbs"]) - {"get", "list", "watch"}}
-    assert writes == {("", "events"), ("events.k8s.io", "events"),
-                      ("discovery.asab", "advertisements/status"), ("discovery.asab", "projections/status")}, \
+    assert writes == {("", "events"), ("discovery.asab", "advertisements/status"),
+                      ("discovery.asab", "projections/status")}, \
         "cluster-wide the operator writes only Events and its own resources' status"
     assert not by_kind(kustomized, "Role") and not by_kind(helmed, "Role")
     for objects in (kustomized, helmed):
@@ -156,7 +156,7 @@ def test_both_install_paths_grant_the_same_least_privilege_and_harden_alike():
                         if "secrets" in rule["resources"]]
         assert secret_rules == [{"apiGroups": [""], "resources": ["secrets"],
                                  "resourceNames": ["asab-internal-auth-key-backup"],
-                                 "verbs": ["get", "update", "patch"]}]
+                                 "verbs": ["get", "patch"]}]
 
     def hardening(objects):
         pod = the(objects, "Deployment")["spec"]["template"]["spec"]
