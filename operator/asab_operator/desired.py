@@ -48,6 +48,7 @@ class DesiredState:
         self._by_source: dict[Hashable, dict[str, Advert]] = {}
         self._claims: dict[str, dict[str, Advert]] = {}     # instance_id -> node -> advert
         self._lost_to: dict[str, str] = {}                   # loser node -> winner node
+        self._sources_by_kind: dict[str, int] = {}           # kept as sources come and go: read per change
 
     def replace(self, source: Hashable, adverts: Iterable[Advert]) -> Change:
         new = {a.node: a for a in adverts}
@@ -66,9 +67,11 @@ class DesiredState:
         for node in set(old) - set(new):
             self._lost_to.pop(node, None)
         if new:
+            if not old:
+                self._count(source, +1)
             self._by_source[source] = new
-        else:
-            self._by_source.pop(source, None)
+        elif self._by_source.pop(source, None) is not None:
+            self._count(source, -1)
         change = Change()
         for node in set(old) - set(new):
             if self.records.pop(node, None) is not None:
@@ -103,11 +106,12 @@ class DesiredState:
         return self._by_source.keys()
 
     def count_by_kind(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for source in self._by_source:
-            kind = source[0] if isinstance(source, tuple) else str(source)
-            counts[kind] = counts.get(kind, 0) + 1
-        return counts
+        """Sources contributing adverts, by kind (the first element of a tuple source)."""
+        return dict(self._sources_by_kind)
+
+    def _count(self, source: Hashable, delta: int) -> None:
+        kind = source[0] if isinstance(source, tuple) else str(source)
+        self._sources_by_kind[kind] = self._sources_by_kind.get(kind, 0) + delta
 
     def lost_to(self, node: str) -> Advert | None:
         """The advert that keeps `node`'s instance_id from it, if any."""

@@ -57,9 +57,11 @@ class Leadership:
         self.enabled = enabled
         self.leader = not enabled
         self.node: str | None = None          # our election node, while we hold one
-        # called when this replica may write again: on winning the election, and when a
-        # lapsed confirmation (a connection blip within the session) is renewed
-        self.on_writable: list[Callable[[], None]] = []
+        # on winning the election: take over (read everything again, write what was held back)
+        self.on_gain: list[Callable[[], None]] = []
+        # on renewing a lapsed confirmation (a blip within the session): writers that were
+        # refused meanwhile go on; light, so that a slow moment cannot feed on itself
+        self.on_renewed: list[Callable[[], None]] = []
         self._confirmed = 0.0
         self._refused = False     # a write was refused (or abandoned) while leading: wake writers on renewal
         self._changed = asyncio.Event()
@@ -228,7 +230,8 @@ class Leadership:
         if self._refused and self.leader:     # writers skipped while the lease had lapsed
             self._refused = False
             log.info("election: %s's leadership is confirmed again; writing", self.name)
-            self._writable()
+            for callback in self.on_renewed:
+                callback()
         return True
 
     async def _confirm_periodically(self) -> None:
@@ -244,10 +247,7 @@ class Leadership:
         self._refused = False
         metrics.LEADER.set(1)
         log.info("election: %s is the leader now; writing", self.name)
-        self._writable()
-
-    def _writable(self) -> None:
-        for callback in self.on_writable:
+        for callback in self.on_gain:
             callback()
 
     def _lose(self, why: str) -> None:

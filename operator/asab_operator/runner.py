@@ -75,9 +75,11 @@ async def run(config: Config) -> None:
         kube, RunTree(client, config.run_path, lambda: None, config.reconcile_period), cluster_id,
         context.reporter, grace_period=config.projection_grace_period, reconcile_period=config.reconcile_period,
         namespaces=config.namespaces, may_write=leadership.may_write)
-    # A new leader (or one confirmed again) writes what it held back, from its warm caches.
-    leadership.on_writable += [context.reporter.flush, context.advertisements.refresh_statuses,
-                               context.projector.writing_again]
+    # A new leader writes what it held back, from its warm caches; a renewed one goes on.
+    leadership.on_gain += [context.reporter.flush, context.advertisements.refresh_statuses,
+                           context.projector.writing_again]
+    leadership.on_renewed += [context.reporter.flush, context.advertisements.refresh_statuses,
+                              context.projector.request]
 
     def readiness():
         # A standby is ready too: it is warm and takes over without a restart.
@@ -102,7 +104,8 @@ async def run(config: Config) -> None:
             namespace=config.key_namespace, configmap=config.key_configmap,
             backup_secret=config.key_backup_secret, source_of_truth=config.key_source_of_truth,
             repair=config.key_repair, rotation_period=config.key_rotation_period), leadership=leadership)
-        leadership.on_writable.append(keeper.wake)
+        leadership.on_gain.append(keeper.wake)
+        leadership.on_renewed.append(keeper.wake)
         tasks.append(asyncio.create_task(keeper.run(), name="internal auth key keeper"))
     try:
         await kopf.operator(

@@ -29,3 +29,17 @@ def _settle(future: asyncio.Future, value, error) -> None:
         future.set_exception(error)
     else:
         future.set_result(value)
+
+
+BATCH = 500
+
+
+async def in_batches(starts: list, size: int = BATCH) -> list:
+    """Run `start()` for each (each returns an awaitable), `size` at a time, and return their
+    results in order, exceptions included. One request queue serves the whole session, and
+    the leader's confirmation must not wait behind thousands of requests of a reconcile."""
+    results: list = []
+    for first in range(0, len(starts), size):
+        results += await asyncio.gather(*(start() for start in starts[first:first + size]),
+                                        return_exceptions=True)
+    return results

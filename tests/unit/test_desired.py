@@ -59,6 +59,20 @@ def test_changing_instance_id_moves_the_claim():
     assert state.count_by_kind() == {"pod": 2}
 
 
+def test_sources_are_counted_by_kind_as_they_come_and_go():
+    state = DesiredState()
+    state.replace(("pod", "ns", "a"), [advert("a", "i-a")])
+    state.replace(("pod", "ns", "b"), [advert("b", "i-b")])
+    state.replace(("pod", "ns", "b"), [advert("b", "i-b2")])       # changed, not new
+    state.replace(("service", "ns", "s"), [advert("s", "i-s")])
+    state.replace(("pod", "ns", "never"), [])                      # nothing: not counted
+    assert state.count_by_kind() == {"pod": 2, "service": 1}
+    state.replace(("pod", "ns", "a"), [])
+    state.replace(("pod", "ns", "a"), [])                          # gone twice: counted once
+    state.replace(("service", "ns", "s"), [])
+    assert state.count_by_kind() == {"pod": 1, "service": 0}
+
+
 def test_sync_gate_waits_for_every_listed_object():
     from asab_operator.freshness import SyncGate
     opened = []

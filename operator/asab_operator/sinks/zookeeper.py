@@ -12,6 +12,7 @@ older session of ours still holds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Callable, Hashable, Iterable
@@ -21,7 +22,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, 
                               NotEmptyError, SessionExpiredError)
 
 from .. import metrics
-from ..zkasync import call as zk_call
+from ..zkasync import call as zk_call, in_batches
 from ..leadership import ASYNC_WRITES, Leadership, NotLeader
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
@@ -119,7 +120,7 @@ class Advertiser:
         if self.client.connected:
             self._state_changed(KazooState.CONNECTED)
         if self.leadership is not None:
-            self.leadership.on_writable.append(self.request_reconcile)
+            self.leadership.on_gain.append(self.request_reconcile)
         periodic = asyncio.create_task(self._periodic())
         try:
             while True:
@@ -148,8 +149,8 @@ class Advertiser:
             self.request_reconcile()
 
     async def _work(self) -> None:
-        if self.leadership is not None and not self.leadership.may_write():
-            return     # a standby: the desired state stays current, the leader writes
+        if self.leadership is not None and not self.leadership.leader:
+            return     # a standby: the desired state stays current, the leader writes (fenced)
         if self._full_requested and self._kubernetes_synced:
             self._full_requested = False
             self._dirty.clear()
@@ -190,9 +191,8 @@ class Advertiser:
         prefix = node_prefix(self.identity)
         children = [name for name in await zk_call(self.client.get_children_async(self.run_path))
                     if name.startswith(prefix)]
-        results = await asyncio.gather(
-            *(zk_call(self.client.get_async(f"{self.run_path}/{name}")) for name in children),
-            return_exceptions=True)
+        results = await in_batches([lambda path=f"{self.run_path}/{name}": zk_call(self.client.get_async(path))
+                                    for name in children])
         observed = {}
         for name, result in zip(children, results):
             if isinstance(result, NoNodeError):
@@ -205,13 +205,13 @@ class Advertiser:
 
     async def _apply(self, plan: Plan) -> None:
         """Issue every write of the plan at once and wait for all of them."""
-        jobs = [self._create(name, data) for name, data in plan.create.items()]
-        jobs += [self._set(name, data) for name, data in plan.update.items()]
-        jobs += [self._replace(name, data) for name, data in plan.replace.items()]
-        jobs += [self._delete(name) for name in plan.delete]
+        jobs = [functools.partial(self._create, name, data) for name, data in plan.create.items()]
+        jobs += [functools.partial(self._set, name, data) for name, data in plan.update.items()]
+        jobs += [functools.partial(self._replace, name, data) for name, data in plan.replace.items()]
+        jobs += [functools.partial(self._delete, name) for name in plan.delete]
         if not jobs:
             return
-        results = await asyncio.gather(*jobs, return_exceptions=True)
+        results = await in_batches(jobs)
         errors = [r for r in results if isinstance(r, BaseException)]
         retryable = [e for e in errors if isinstance(e, RETRYABLE)]
         if retryable:

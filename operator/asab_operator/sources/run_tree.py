@@ -14,7 +14,7 @@ from typing import Callable
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
 
-from ..zkasync import call as zk_call
+from ..zkasync import call as zk_call, in_batches
 from .asab_records import Instance, read_instance
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,10 @@ class RunTree:
             self._dirty |= children - known
             self._dirty &= children
         names, self._dirty = self._dirty, set()
-        results = await asyncio.gather(
-            *(zk_call(self.client.get_async(f"{self.run_path}/{name}", watch=self._data_fired))
-              for name in names), return_exceptions=True)
+        names = list(names)
+        results = await in_batches([
+            lambda path=f"{self.run_path}/{name}": zk_call(self.client.get_async(path, watch=self._data_fired))
+            for name in names])
         failure = None
         for name, result in zip(names, results):
             if isinstance(result, NoNodeError):
