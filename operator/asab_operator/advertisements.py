@@ -212,8 +212,8 @@ class Advertisements:
                 log.warning("could not write the status of Advertisement %s/%s (%s: %s); again in %d s",
                             *key, type(error).__name__, error, STATUS_RETRY)
                 failed.add(key)
-        if failed:
-            asyncio.get_running_loop().call_later(STATUS_RETRY, lambda: [self.status_changed(k) for k in failed])
+        for key in failed:
+            asyncio.get_running_loop().call_later(STATUS_RETRY, self.status_changed, key)
 
     async def _write_status(self, key) -> None:
         tracked = self.tracked[key]

@@ -69,7 +69,7 @@ def key_command(args) -> None:
                   f"kid {found.kid}, version {stat.version}")
         else:
             try:
-                old, new = rotate_in_place(client)
+                old, new = asyncio.run(rotate_in_place(client))
             except NoNodeError:
                 raise SystemExit(f"{authkey.KEY_PATH} is missing: nothing to rotate (the operator creates it)")
             print(f"rotated: kid {old} -> {new}; ASAB services pick it up within 300 s and disagree meanwhile")

@@ -29,8 +29,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from . import authkey, metrics
 from .kube import KubeApi
-from .leadership import ASYNC_WRITES, Leadership, NotLeader
-from .zkasync import call as zk_call
+from .leadership import Leadership, NotLeader, write
 
 log = logging.getLogger(__name__)
 ROTATE_ANNOTATION = "discovery.asab/rotate-key"          # set by people: any new value asks for a rotation
@@ -52,14 +51,16 @@ class KeySettings:
     check_period: float = 5.0               # how often the ConfigMap's rotation annotation is read
 
 
-def rotate_in_place(client: KazooClient, path: str = authkey.KEY_PATH) -> tuple[str | None, str]:
+async def rotate_in_place(client: KazooClient, leadership: Leadership | None = None,
+                          path: str = authkey.KEY_PATH) -> tuple[str | None, str]:
     """Replace the key with a new one by compare-and-set (never delete + create: in that gap
-    an ASAB service would create a key of its own). Returns (old kid, new kid)."""
+    an ASAB service would create a key of its own), fenced when there is an election.
+    Returns (old kid, new kid)."""
     for _ in range(5):
-        data, stat = client.get(path)
+        data, stat = await asyncio.to_thread(client.get, path)
         new = authkey.generate()
         try:
-            client.set(path, new, version=stat.version)
+            await write(client, leadership, "set_data", path, new, stat.version)
         except BadVersionError:
             continue      # changed under us: read again
         metrics.KEY_ROTATIONS.inc()
@@ -97,10 +98,7 @@ class KeyKeeper:
 
     async def _write_key(self, op: str, *args, **kwargs) -> None:
         """A write of the key node: fenced by the election when there is one."""
-        if self.leadership is None:
-            await zk_call(getattr(self.client, ASYNC_WRITES[op])(authkey.KEY_PATH, *args, **kwargs))
-        else:
-            await self.leadership.write(op, authkey.KEY_PATH, *args, **kwargs)
+        await write(self.client, self.leadership, op, authkey.KEY_PATH, *args, **kwargs)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -271,17 +269,7 @@ class KeyKeeper:
             due = bool(rotated_at) and time.time() - rotated_at >= self.settings.rotation_period
         if not due and (not asked or asked == annotations.get(ROTATED_ANNOTATION)):
             return
-        for attempt in range(5):   # in place, by compare-and-set, as rotate_in_place does
-            data, stat = await asyncio.to_thread(self.client.get, authkey.KEY_PATH)
-            new_key = authkey.generate()
-            try:
-                await self._write_key("set_data", new_key, stat.version)
-                break
-            except BadVersionError:
-                if attempt == 4:
-                    raise RuntimeError("the key kept changing during the rotation; trying again later")
-        metrics.KEY_ROTATIONS.inc()
-        old, new = authkey.kid_of(data), authkey.kid_of(new_key)
+        old, new = await rotate_in_place(self.client, self.leadership)
         why = f"annotation {ROTATE_ANNOTATION}={asked}" if asked and asked != annotations.get(ROTATED_ANNOTATION) \
             else "the rotation period"
         await self.kube.merge_patch(self.configmap_path, {"metadata": {"annotations": {

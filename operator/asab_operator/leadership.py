@@ -43,6 +43,13 @@ def now() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
 
 
+async def write(client: KazooClient, leadership: "Leadership | None", op: str, *args, **kwargs):
+    """One ZooKeeper write: fenced when there is an election (Leadership.write), plain otherwise."""
+    if leadership is None or not leadership.enabled:
+        return await zk_call(getattr(client, ASYNC_WRITES[op])(*args, **kwargs))
+    return await leadership.write(op, *args, **kwargs)
+
+
 def election_path(base_path: str, tag: str, namespaces: tuple[str, ...]) -> str:
     """Replicas that would write the same things share one election: same identity, same scope."""
     scope = "cluster" if not namespaces else hashlib.sha256(",".join(sorted(namespaces)).encode()).hexdigest()[:12]
@@ -76,11 +83,9 @@ class Leadership:
         return node
 
     async def write(self, op: str, *args, **kwargs):
-        """One ZooKeeper write (kazoo's create, set_data or delete arguments); with an election,
-        in a transaction that checks our election node first, so that nothing is written once
-        the leadership (the session holding that node) is gone."""
-        if not self.enabled:
-            return await zk_call(getattr(self.client, ASYNC_WRITES[op])(*args, **kwargs))
+        """One ZooKeeper write (kazoo's create, set_data or delete arguments) in a transaction
+        that checks our election node first, so that nothing is written once the leadership
+        (the session holding that node) is gone."""
         fence = self.fence()
         transaction = self.client.transaction()
         transaction.check(fence, -1)

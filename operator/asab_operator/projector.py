@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Callable, Hashable, Mapping
+from typing import Callable, Mapping
 
 import kubernetes
 
@@ -50,6 +50,7 @@ class Projector:
         # names we cannot write, and why: taken by an object that is not ours, or refused by
         # the API server; cleared by every full reconcile (which tries them again)
         self.blocked: dict[po.Key, str] = {}
+        self._blocks = 0              # names blocked so far (a pass that blocks one redoes its statuses)
         self.unwanted_since: dict[po.Key, float] = {}
         self._interrupted = False     # passes were skipped (outage, standby): grace periods restart
         self.resolved: dict[str, tuple[str, ...]] = {}
@@ -110,7 +111,7 @@ class Projector:
         """A Service or EndpointSlice event from the watches."""
         metadata = body.get("metadata") or {}
         key = (kind, metadata.get("namespace", ""), metadata.get("name", ""))
-        if po.owned(body) is None or not self.in_scope((metadata.get("labels") or {}).get(po.PROJECTION_NAMESPACE, "")):
+        if not self._ours(body):
             if deleted and self.blocked.pop(key, None) is not None:
                 self.request()   # the name is free now
             elif not deleted and self.actual.pop(key, None) is not None:
@@ -234,6 +235,7 @@ class Projector:
         actual = {k: v for k, v in self.actual.items() if po.owned(v) not in frozen_uids}
         writes = po.plan(desired, actual, self.unwanted_since, now, self.grace_period, may_delete=True,
                          gone_projections=self.gone)
+        blocks_before = self._blocks
         apply = [(k, b) for k, b in writes.apply if k not in self.blocked]
         services = [(k, b) for k, b in apply if k[0] == "Service"]
         failures = await gather([self._apply(k, b) for k, b in services])
@@ -243,7 +245,7 @@ class Projector:
         failures += await gather([self._delete(k, uid) for k, uid in writes.delete if k not in self.blocked])
         self.gone &= {po.owned(b) for b in self.actual.values()}
         metrics.PROJECTED_SERVICES.set(sum(1 for k in desired if k[0] == "Service"))
-        if any(k in self.blocked for k in desired):   # refused just now: in the statuses at once
+        if self._blocks != blocks_before:   # refused just now: in the statuses at once
             desired, outcomes = self._desired()
         await self._write_statuses(outcomes)
         if self.unwanted_since:
@@ -327,7 +329,7 @@ class Projector:
     def _ours(self, body: Mapping) -> bool:
         """Made by a Projection in this operator's scope (another scope's operator owns the rest)."""
         return po.owned(body) is not None and self.in_scope(
-            (body["metadata"].get("labels") or {}).get(po.PROJECTION_NAMESPACE, ""))
+            ((body.get("metadata") or {}).get("labels") or {}).get(po.PROJECTION_NAMESPACE, ""))
 
     def _block(self, key: po.Key, message: str, error_kind: str = "projection_refused") -> None:
         """This name is not written again until the next full reconcile; its Projection's
@@ -337,6 +339,7 @@ class Projector:
         metrics.ERRORS.labels(kind=error_kind).inc()
         log.warning("projection: %s", message)
         self.blocked[key] = message
+        self._blocks += 1
 
     def _remember(self, key: po.Key, body: Mapping | None) -> None:
         if body is None:

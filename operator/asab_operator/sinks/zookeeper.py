@@ -23,7 +23,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, 
 
 from .. import metrics
 from ..zkasync import call as zk_call, in_batches
-from ..leadership import ASYNC_WRITES, Leadership, NotLeader
+from ..leadership import Leadership, NotLeader, write
 from ..desired import Advert, Change, DesiredState
 from ..plan import ObservedNode, Plan, incremental_plan, reconcile_plan
 from ..record import Identity, node_prefix, owned_by
@@ -287,7 +287,4 @@ class Advertiser:
             log.error("node %s has children that are not ours; it is left alone", self._path(name))
 
     async def _write(self, op: str, *args, **kwargs):
-        """One write: fenced by the election when there is one (Leadership.write)."""
-        if self.leadership is None:
-            return await zk_call(getattr(self.client, ASYNC_WRITES[op])(*args, **kwargs))
-        return await self.leadership.write(op, *args, **kwargs)
+        return await write(self.client, self.leadership, op, *args, **kwargs)
